@@ -1,0 +1,34 @@
+# The README's commands. `make run` is the main job, `make test` the tests (CI runs it via .ci/run).
+PYTHON ?= python3
+VENV   ?= .venv
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast install replay freeze clean
+
+run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
+	VENV=$(abspath $(VENV)) scripts/run.sh
+
+test: install ## the whole test suite against the local Postgres and Redis
+	VENV=$(abspath $(VENV)) scripts/test.sh
+
+test-fast: install ## everything but the test that starts a real scheduler
+	VENV=$(abspath $(VENV)) scripts/test.sh -m "not scheduler"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+replay: install ## the offline Jikan replay on 127.0.0.1:8765
+	$(VENV)/bin/python -m anime_dashboard.jikan.replay --host 127.0.0.1 --port $${ANIME_DASHBOARD_REPLAY_PORT:-8765}
+
+freeze: install ## rewrite requirements.txt from the environment (after a deliberate upgrade)
+	{ sed -n '1,3p' requirements.txt; $(VENV)/bin/pip freeze --exclude-editable | grep -v '^anime-dashboard'; } > requirements.txt.new
+	mv requirements.txt.new requirements.txt
+
+clean:
+	rm -rf $(VENV) .airflow .pytest_cache

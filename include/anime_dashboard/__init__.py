@@ -1,0 +1,1 @@
+"""AnimeDashboard: daily Jikan snapshots of the anime market, kept in Postgres."""

@@ -1,0 +1,142 @@
+"""``anime-dashboard``: the setup steps the README's main job runs (and the tests reuse).
+
+    anime-dashboard check     prerequisites reachable? (Python, PostgreSQL, Redis) - says what to start
+    anime-dashboard setup     warehouse database + migrations, Airflow pool ``jikan_api`` (1 slot)
+    anime-dashboard summary   rows per snapshot type and date, and the last run's metrics
+    anime-dashboard dag-ids   the snapshot DAG ids, one a line (for scripts)
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from urllib.parse import urlparse
+
+from anime_dashboard.settings import JIKAN_POOL
+from anime_dashboard.warehouse.db import connect, connection_params, query
+
+log = logging.getLogger("anime_dashboard")
+
+POOL_DESCRIPTION = "Jikan API: one request at a time across all DAGs and workers (3/s, 60/min limit)"
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+def check_prerequisites() -> list[str]:
+    """Problems found, each saying what to start or set. Empty when all is well."""
+    problems = []
+    if sys.version_info < (3, 11):
+        problems.append(f"Python 3.11+ is needed, this is {sys.version.split()[0]}")
+    if not os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
+        problems.append("AIRFLOW_CONN_WAREHOUSE is not set (e.g. postgresql://postgres@127.0.0.1:5432/anime_dashboard)")
+    else:
+        try:
+            with connect(database="postgres") as conn, conn.cursor() as cur:
+                cur.execute(query("server_version"))
+                version = int(cur.fetchone()[0])
+            if version < 140000:
+                problems.append(f"PostgreSQL 14+ is needed, the server runs {version // 10000}")
+        except Exception as exc:  # noqa: BLE001 - any failure here means "start PostgreSQL"
+            problems.append("PostgreSQL is not reachable with AIRFLOW_CONN_WAREHOUSE "
+                            f"({str(exc).strip().splitlines()[0]}); start it, e.g. "
+                            "`pg_ctlcluster 15 main start`, or fix the URL")
+    redis_url = urlparse(os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        with socket.create_connection((redis_url.hostname or "127.0.0.1", redis_url.port or 6379), timeout=3) as s:
+            s.sendall(b"PING\r\n")
+            if not s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
+                raise OSError("no PONG")
+    except OSError as exc:
+        problems.append(f"Redis is not reachable at {redis_url.geturl()} ({exc}); start it, e.g. "
+                        "`redis-server --daemonize yes`, or set ANIME_DASHBOARD_REDIS_URL")
+    return problems
+
+
+def create_warehouse_database() -> bool:
+    """Create the warehouse database named in the connection if it is missing. True if created."""
+    from psycopg2 import sql
+
+    name = connection_params().get("dbname")
+    if not name:
+        raise SetupError("AIRFLOW_CONN_WAREHOUSE names no database (…/<database> at the end of the URL)")
+    with connect(database="postgres") as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(query("database_exists"), {"name": name})
+            if cur.fetchone():
+                return False
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            return True
+
+
+def migrate_warehouse() -> list[str]:
+    from anime_dashboard.warehouse.migrations import apply_migrations
+
+    with connect() as conn:
+        return apply_migrations(conn)
+
+
+def ensure_pool(slots: int = 1) -> None:
+    """Create or update the Airflow pool every Jikan call runs in (needs Airflow's metadata DB)."""
+    from airflow.models.pool import Pool
+
+    Pool.create_or_update_pool(JIKAN_POOL, slots, POOL_DESCRIPTION, include_deferred=False)
+
+
+def setup() -> None:
+    problems = check_prerequisites()
+    if problems:
+        raise SetupError("cannot set up:\n  - " + "\n  - ".join(problems))
+    if create_warehouse_database():
+        log.info("created the warehouse database")
+    applied = migrate_warehouse()
+    log.info("warehouse migrations applied now: %s", applied or "none (up to date)")
+    ensure_pool()
+    log.info("Airflow pool %s has 1 slot", JIKAN_POOL)
+
+
+def summary() -> str:
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(query("summary_by_snapshot"))
+        rows = cur.fetchall()
+    lines = [f"{'snapshot':<10} {'date':<10} {'rows':>5} {'pages':>5} {'requests':>8} {'inserted':>8} "
+             f"{'updated':>7} {'rejected':>8}"]
+    for r in rows:
+        lines.append(f"{r[0]:<10} {str(r[1]):<10} {r[2]:>5} {r[3]:>5} {r[4]:>8} {r[5]:>8} {r[6]:>7} {r[7]:>8}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["check", "setup", "summary", "dag-ids"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            problems = check_prerequisites()
+            for p in problems:
+                print(f"MISSING: {p}", file=sys.stderr)
+            if not problems:
+                print("prerequisites OK: Python, PostgreSQL, Redis")
+            return 1 if problems else 0
+        if args.command == "setup":
+            setup()
+        elif args.command == "summary":
+            print(summary())
+        elif args.command == "dag-ids":
+            from anime_dashboard.snapshots import SNAPSHOT_TYPES
+
+            print("\n".join(s.dag_id for s in SNAPSHOT_TYPES))
+        return 0
+    except SetupError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The three steps of a snapshot run, as plain functions (no Airflow needed to call or test them).
+
+extract  -> Jikan pages into raw (one batch); returns the batch id, never the payloads
+validate -> the batch's records through the pydantic model: valid ones staged (de-duplicated by
+            mal_id, first place kept), invalid ones into core.rejects with their errors
+upsert   -> the staged batch becomes the snapshot of (type, date), metrics beside it, one transaction
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from anime_dashboard.jikan.client import JikanClient
+from anime_dashboard.models import AnimeRecord, validation_errors
+from anime_dashboard.snapshots import SnapshotType
+from anime_dashboard.warehouse.load import load_snapshot
+from anime_dashboard.warehouse.raw import iter_batch_records, land_batch, read_batch
+from anime_dashboard.warehouse.staging import stage_batch
+
+log = logging.getLogger(__name__)
+
+
+class StaleSnapshotDate(Exception):
+    """The run's date is in the past: Jikan only serves today's data."""
+
+
+class TooManyRejects(Exception):
+    """More records failed validation than the configured share allows."""
+
+
+class EmptySnapshot(Exception):
+    """Jikan answered, but with no records at all: not a snapshot worth replacing another with."""
+
+
+def snapshot_date_for(logical_date: datetime | None, run_after: datetime | None = None,
+                      start_date: datetime | None = None) -> date:
+    """The snapshot date of a run: its logical date in UTC; a manual run without one uses its start."""
+    when = logical_date or run_after or start_date
+    if when is None:
+        raise ValueError("the run has neither a logical date nor a start time")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).date()
+
+
+def ensure_current(snapshot_date: date, today: date | None = None) -> None:
+    """Refuse dates older than yesterday (UTC): writing today's data under them would be a lie."""
+    today = today or datetime.now(timezone.utc).date()
+    if snapshot_date < today - timedelta(days=1):
+        raise StaleSnapshotDate(
+            f"snapshot date {snapshot_date} is older than yesterday ({today - timedelta(days=1)}); "
+            "Jikan serves only current data and has no history, so this run (a backfill or a cleared "
+            "old run) skips and the stored snapshot for that date stays as it was")
+
+
+def extract(snapshot: SnapshotType, *, conn, dag_id: str, run_id: str, snapshot_date: date,
+            client: JikanClient | None = None) -> dict[str, Any]:
+    ensure_current(snapshot_date)
+    client = client or JikanClient()
+    started = datetime.now(timezone.utc)
+    pages = list(client.iter_anime_pages(snapshot.params, snapshot.max_pages))
+    batch_id, received = land_batch(
+        conn, dag_id=dag_id, run_id=run_id, snapshot_type=snapshot.name, snapshot_date=snapshot_date,
+        params=snapshot.params, pages=pages, stats=client.stats, started_at=started,
+        finished_at=datetime.now(timezone.utc))
+    log.info("%s %s: landed batch %s, %d pages, %d records, %s", snapshot.name, snapshot_date, batch_id,
+             len(pages), received, client.stats.as_dict())
+    return {"batch_id": batch_id, "snapshot_date": snapshot_date.isoformat(), "pages": len(pages),
+            "received": received, **client.stats.as_dict()}
+
+
+def validate(batch_id: int, *, conn, max_reject_share: float) -> dict[str, Any]:
+    batch = read_batch(conn, batch_id)
+    valid: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    received = duplicates = 0
+    for page, raw in iter_batch_records(conn, batch_id):
+        received += 1
+        try:
+            record = AnimeRecord.model_validate(raw)
+        except ValidationError as exc:
+            mal_id = raw.get("mal_id") if isinstance(raw, dict) else None
+            rejects.append({"page": page, "payload": raw, "errors": validation_errors(exc),
+                            "mal_id": mal_id if isinstance(mal_id, int) and not isinstance(mal_id, bool)
+                            and 0 < mal_id < 2**31 else None})
+            continue
+        if record.mal_id in seen:  # Jikan repeats titles across pages: the first place counts
+            duplicates += 1
+            continue
+        seen.add(record.mal_id)
+        valid.append({"mal_id": record.mal_id, "list_position": len(valid) + 1,
+                      "record": record.snapshot_columns(), "payload": raw})
+    stage_batch(conn, batch, valid, rejects)
+    result = {"batch_id": batch_id, "received": received, "valid": len(valid),
+              "duplicates": duplicates, "rejected": len(rejects)}
+    log.info("batch %s validated: %s", batch_id, result)
+    if received == 0:
+        raise EmptySnapshot(f"batch {batch_id} ({batch['snapshot_type']} {batch['snapshot_date']}) has no "
+                            "records: Jikan returned empty pages; the stored snapshot is left as it was")
+    share = len(rejects) / (len(valid) + len(rejects))
+    if share > max_reject_share:
+        raise TooManyRejects(
+            f"{len(rejects)} of {len(valid) + len(rejects)} records ({share:.1%}) failed validation, "
+            f"more than the allowed {max_reject_share:.1%} (ANIME_DASHBOARD_MAX_REJECT_SHARE); they are in "
+            f"core.rejects with batch_id={batch_id}")
+    return result
+
+
+def upsert(batch_id: int, *, conn, run_id: str) -> dict[str, Any]:
+    batch = read_batch(conn, batch_id)
+    result = load_snapshot(conn, batch, run_id)
+    log.info("%s %s: %s", batch["snapshot_type"], batch["snapshot_date"], result.as_dict())
+    return {"batch_id": batch_id, **result.as_dict()}

@@ -1,0 +1,1 @@
+"""The Postgres warehouse: migrations, raw landing, staging, upsert and run metrics."""

@@ -1,0 +1,23 @@
+# Sourced by scripts/*.sh: every setting the README lists, with its local default. Any of them can be
+# set in the environment or in a git-ignored .env at the project root (see .env.example).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ -f "$ROOT/.env" ]; then set -a; . "$ROOT/.env"; set +a; fi
+
+export VENV="${VENV:-$ROOT/.venv}"
+export PATH="$VENV/bin:$PATH"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$ROOT/dags}"
+export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$ROOT/plugins}"
+export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+export AIRFLOW_CONN_WAREHOUSE="${AIRFLOW_CONN_WAREHOUSE:-postgresql://postgres@127.0.0.1:5432/anime_dashboard}"
+export ANIME_DASHBOARD_REDIS_URL="${ANIME_DASHBOARD_REDIS_URL:-redis://127.0.0.1:6379/0}"
+export JIKAN_OFFLINE="${JIKAN_OFFLINE:-0}"
+export ANIME_DASHBOARD_REPLAY_PORT="${ANIME_DASHBOARD_REPLAY_PORT:-8765}"
+if [ "$JIKAN_OFFLINE" = "1" ]; then
+  export AIRFLOW_CONN_JIKAN_DEFAULT="{\"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $ANIME_DASHBOARD_REPLAY_PORT, \"schema\": \"http\"}"
+else
+  export AIRFLOW_CONN_JIKAN_DEFAULT="${AIRFLOW_CONN_JIKAN_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"api.jikan.moe\", \"schema\": \"https\"\}}"
+fi

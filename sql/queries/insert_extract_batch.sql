@@ -1,0 +1,7 @@
+INSERT INTO raw.extract_batches
+    (dag_id, run_id, snapshot_type, snapshot_date, query, requests, retries, rate_limited,
+     pages, received, started_at, finished_at)
+VALUES
+    (%(dag_id)s, %(run_id)s, %(snapshot_type)s, %(snapshot_date)s, %(query)s, %(requests)s, %(retries)s,
+     %(rate_limited)s, %(pages)s, %(received)s, %(started_at)s, %(finished_at)s)
+RETURNING batch_id;

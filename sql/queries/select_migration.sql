@@ -1,0 +1,1 @@
+SELECT checksum FROM public.schema_migrations WHERE version = %(version)s;

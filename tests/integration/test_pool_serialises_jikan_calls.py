@@ -1,0 +1,165 @@
+"""Under the real scheduler (LocalExecutor), the ``jikan_api`` pool lets one extract call Jikan at a time.
+
+Starts Airflow's api-server, scheduler and dag-processor as real processes on a private Postgres metadata
+database, runs the main job's own setup command (pool + warehouse), triggers all four DAGs at once and
+then reads the replay's request log and the task instances' time ranges.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from support import PG, ROOT, create_database, drop_database, pg_uri
+from anime_dashboard.jikan.replay import JikanReplay
+from anime_dashboard.snapshots import SNAPSHOT_TYPES
+
+pytestmark = pytest.mark.scheduler
+
+BIN = Path(sys.executable).parent
+TIMEOUT = 240
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def airflow_cluster(tmp_path, warehouse_db):
+    meta_db = create_database("ad_test_af")
+    port = free_port()
+    replay = JikanReplay(latency=0.2)  # slow responses make any overlap visible
+    replay.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update({
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{meta_db}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
+        "AIRFLOW_CONN_WAREHOUSE": pg_uri(warehouse_db),
+        "AIRFLOW_CONN_JIKAN_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": replay.host, "port": replay.port, "schema": "http"}),
+    })
+    airflow = str(BIN / "airflow")
+    logs = tmp_path / "proc"
+    logs.mkdir()
+
+    def run(*args, timeout=180):
+        out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+        assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
+        return out.stdout
+
+    run(airflow, "db", "migrate")
+    run(str(BIN / "anime-dashboard"), "setup")  # the main job's own setup: pool + warehouse
+    procs = {}
+    for name in ("api-server", "scheduler", "dag-processor"):
+        log = open(logs / f"{name}.log", "w")
+        procs[name] = (subprocess.Popen([airflow, name], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True), log)
+    cluster = {"env": env, "run": run, "replay": replay, "meta_db": meta_db, "procs": procs, "logs": logs}
+    try:
+        yield cluster
+    finally:
+        for proc, log in procs.values():
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc, log in procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+            log.close()
+        replay.stop()
+        drop_database(meta_db)
+        shutil.rmtree(tmp_path / "airflow", ignore_errors=True)
+
+
+def meta_query(cluster, sql, params=None):
+    conn = psycopg2.connect(dbname=cluster["meta_db"], **PG)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def process_logs(cluster) -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(cluster["logs"].iterdir()))
+
+
+def wait_for(predicate, what, cluster, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, (proc, _) in cluster["procs"].items():
+            assert proc.poll() is None, f"airflow {name} exited early\n{process_logs(cluster)}"
+        if predicate():
+            return
+        time.sleep(2)
+    pytest.fail(f"timed out waiting for {what}\n{process_logs(cluster)}")
+
+
+def test_four_dags_triggered_at_once_never_call_jikan_concurrently(airflow_cluster):
+    cluster = airflow_cluster
+    dag_ids = [s.dag_id for s in SNAPSHOT_TYPES]
+    assert meta_query(cluster, "SELECT slots FROM slot_pool WHERE pool = 'jikan_api'") == [(1,)]
+
+    wait_for(lambda: len(meta_query(cluster, "SELECT dag_id FROM dag WHERE dag_id = ANY(%s) AND NOT is_paused",
+                                    (dag_ids,))) == 4, "the dag-processor to register the four DAGs", cluster)
+    triggers = [subprocess.Popen([str(BIN / "airflow"), "dags", "trigger", d], env=cluster["env"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for d in dag_ids]
+    for t in triggers:
+        out, err = t.communicate(timeout=120)
+        assert t.returncode == 0, f"trigger failed: {out}\n{err}"
+
+    # unpaused DAGs also get today's scheduled run (catchup=False still runs the latest interval)
+    def runs():
+        return meta_query(cluster, "SELECT dag_id, run_type, state FROM dag_run WHERE dag_id = ANY(%s)",
+                          (dag_ids,))
+
+    def all_done():
+        r = runs()
+        return (sum(1 for _, kind, _ in r if kind == "manual") == 4
+                and all(state in ("success", "failed") for _, _, state in r))
+
+    wait_for(all_done, "the triggered runs to finish", cluster)
+    assert {(d, state) for d, kind, state in runs() if kind == "manual"} == {(d, "success") for d in dag_ids}
+    assert all(state == "success" for _, _, state in runs()), process_logs(cluster)
+
+    extracts = meta_query(cluster, "SELECT dag_id, pool, start_date, end_date FROM task_instance "
+                                   "WHERE task_id = 'extract' AND dag_id = ANY(%s) ORDER BY start_date",
+                          (dag_ids,))
+    assert len(extracts) >= 4 and {e[1] for e in extracts} == {"jikan_api"}
+    for (_, _, _, end), (dag_id, _, start, _) in zip(extracts, extracts[1:]):
+        assert end <= start, f"extract of {dag_id} started before the previous extract ended"
+
+    replay = cluster["replay"]
+    anime = [e for e in replay.log if e["path"] == "/v4/anime"]
+    assert len(anime) >= 4 and replay.max_in_flight == 1
+    assert all(e["status"] == 200 for e in anime), "a request was refused by the replay's rate limit"
