@@ -1,0 +1,110 @@
+"""The pipeline's steps on their own: atomic extract, rerunnable validate/upsert, migrations, setup checks."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from anime_dashboard import pipeline
+from anime_dashboard.jikan.client import JikanClient, JikanRequestError
+from anime_dashboard.jikan.replay import Fault
+from anime_dashboard.settings import JikanSettings
+from anime_dashboard.snapshots import BY_NAME
+from anime_dashboard.warehouse.migrations import MigrationError, apply_migrations
+
+TODAY = datetime.now(timezone.utc).date()
+
+
+def count(conn, table):
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        return cur.fetchone()[0]
+
+
+def fast_client(**kw):
+    s = dict(min_interval=0.34, max_attempts=3, backoff_base=0.01, backoff_max=0.1, timeout=2.0) | kw
+    return JikanClient(settings=JikanSettings(**s))
+
+
+def test_an_extract_that_gives_up_lands_nothing(warehouse, replay):
+    replay.script(Fault(kind="status", status=500, match_page=2), Fault(kind="status", status=500, match_page=2),
+                  Fault(kind="status", status=500, match_page=2))
+    with pytest.raises(JikanRequestError):
+        pipeline.extract(BY_NAME["airing"], conn=warehouse, dag_id="d", run_id="r", snapshot_date=TODAY,
+                         client=fast_client())
+    # page 1 had been fetched, but a batch is written whole or not at all
+    assert count(warehouse, "raw.extract_batches") == 0 and count(warehouse, "raw.jikan_pages") == 0
+
+
+def test_validate_and_upsert_rerun_without_calling_jikan_and_change_nothing(warehouse, replay):
+    ref = pipeline.extract(BY_NAME["movies"], conn=warehouse, dag_id="d", run_id="r", snapshot_date=TODAY,
+                           client=fast_client())
+    requests = len(replay.log)
+    first = pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
+    again = pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
+    assert first == again and count(warehouse, "core.staged_records") == first["valid"] == 100
+    assert pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r")["inserted"] == 100
+    rerun = pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r")
+    assert (rerun["inserted"], rerun["updated"], rerun["removed"]) == (0, 100, 0)
+    assert count(warehouse, "core.anime_snapshots") == 100 and count(warehouse, "core.run_metrics") == 1
+    assert len(replay.log) == requests  # neither step called Jikan
+
+
+def test_a_rerun_with_a_shorter_list_replaces_the_days_snapshot(warehouse, replay):
+    movies = BY_NAME["movies"]
+    ref = pipeline.extract(movies, conn=warehouse, dag_id="d", run_id="r1", snapshot_date=TODAY,
+                           client=fast_client())
+    pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
+    pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r1")
+    replay.script(Fault(kind="mutate", match_page=1,
+                        mutate=lambda env: {**env, "data": env["data"][:20],
+                                            "pagination": {**env["pagination"], "has_next_page": False}}))
+    ref2 = pipeline.extract(movies, conn=warehouse, dag_id="d", run_id="r2", snapshot_date=TODAY,
+                            client=fast_client())
+    pipeline.validate(ref2["batch_id"], conn=warehouse, max_reject_share=0.05)
+    result = pipeline.upsert(ref2["batch_id"], conn=warehouse, run_id="r2")
+    assert (result["inserted"], result["updated"], result["removed"]) == (0, 20, 80)
+    assert count(warehouse, "core.anime_snapshots") == 20
+
+
+def test_an_empty_answer_fails_validate_instead_of_emptying_the_snapshot(warehouse, replay):
+    replay.script(Fault(kind="mutate", mutate=lambda env: {**env, "data": [],
+                                                           "pagination": {**env["pagination"], "has_next_page": False}}))
+    ref = pipeline.extract(BY_NAME["upcoming"], conn=warehouse, dag_id="d", run_id="r", snapshot_date=TODAY,
+                           client=fast_client())
+    with pytest.raises(pipeline.EmptySnapshot):
+        pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
+
+
+def test_migrations_apply_once_and_refuse_an_edited_file(warehouse, tmp_path):
+    assert apply_migrations(warehouse) == []  # the session already applied them all
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT filename FROM public.schema_migrations ORDER BY version")
+        applied = [r[0] for r in cur.fetchall()]
+    sql_dir = Path(__file__).resolve().parents[2] / "sql" / "migrations"
+    assert applied == sorted(p.name for p in sql_dir.glob("*.sql"))
+    edited = tmp_path / "migrations"
+    edited.mkdir()
+    for p in sql_dir.glob("*.sql"):
+        (edited / p.name).write_text(p.read_text() + ("\n-- edited" if p.name.startswith("001") else ""))
+    with pytest.raises(MigrationError, match="001_schemas.sql was applied with other contents"):
+        apply_migrations(warehouse, edited)
+
+
+def test_setup_check_says_what_to_start_when_postgres_and_redis_are_missing():
+    env = os.environ.copy()
+    env["AIRFLOW_CONN_WAREHOUSE"] = "postgresql://postgres@127.0.0.1:1/anime_dashboard"
+    env["ANIME_DASHBOARD_REDIS_URL"] = "redis://127.0.0.1:1/0"
+    out = subprocess.run([sys.executable, "-m", "anime_dashboard.cli", "check"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 1
+    assert "PostgreSQL is not reachable" in out.stderr and "start it" in out.stderr
+    assert "Redis is not reachable at redis://127.0.0.1:1/0" in out.stderr
+    ok = subprocess.run([sys.executable, "-m", "anime_dashboard.cli", "check"], env=os.environ.copy(),
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
