@@ -776,6 +776,7 @@ class JikanReplay:
             "mal_ids": [],
             "fault": None,
         }
+        left = [False]  # set once this request stopped counting as in flight
         try:
             is_anime = not force_not_found and path.rstrip("/") == ANIME_PATH
             if is_anime:
@@ -798,18 +799,20 @@ class JikanReplay:
             entry["mal_ids"] = list(response.mal_ids) if response.status == 200 else []
 
             def record() -> None:
-                # Logged just before the bytes go out so that a client which
-                # has its response can already see the entry.
+                # Logged, and no longer in flight, just before the bytes go out: a client that has
+                # its response can already see the entry, and a strictly sequential client (next
+                # request only after the last response) can never be counted as two in flight.
                 entry["finished"] = time.time()
                 with self._lock:
                     self._log.append(entry)
+                    self._in_flight -= 1
+                    left[0] = True
 
             if response.reset:
                 record()
                 handler.reset_connection()
             else:
                 handler.write_response(response, self.search_headers, before_send=record)
-            entry["finished"] = max(entry["finished"] or 0.0, time.time())
             logger.info(
                 "%s %s -> %s%s (%d items, %.0f ms)",
                 handler.command,
@@ -824,8 +827,9 @@ class JikanReplay:
                 entry["finished"] = time.time()
                 with self._lock:
                     self._log.append(entry)
-            with self._lock:
-                self._in_flight -= 1
+            if not left[0]:
+                with self._lock:
+                    self._in_flight -= 1
 
     def _apply_fault(self, fault: Fault, path: str, query: dict[str, str]) -> ReplayResponse:
         if fault.delay > 0:
