@@ -164,3 +164,14 @@ def test_retry_after_parses_seconds_and_http_dates():
 def test_error_objects_are_told_from_envelopes():
     assert is_error_body({"status": "429", "type": "RateLimitException", "message": "x", "error": None})
     assert not is_error_body({"pagination": {}, "data": []})
+
+
+def test_a_new_client_waits_one_interval_so_back_to_back_tasks_stay_under_the_limit(replay):
+    # two extract tasks in a row (the pool lets one run at a time): the second one's first request
+    # must not land within Jikan's 1 s window together with the first one's last three
+    first, _ = make_client(min_interval=0.34)
+    list(first.iter_anime_pages(TOP, max_pages=3))
+    second, _ = make_client(min_interval=0.34)
+    list(second.iter_anime_pages(TOP, max_pages=3))
+    assert [e["status"] for e in anime_requests(replay)] == [200] * 6
+    assert second.stats.rate_limited == 0

@@ -118,13 +118,17 @@ class Page:
 
 
 class _Pacer:
-    """Keeps at least ``interval`` seconds between request starts (thread-safe)."""
+    """Keeps at least ``interval`` seconds between request starts (thread-safe).
+
+    The first request waits one interval too: the pool serialises extract tasks, so the previous
+    task's last request may have started just before this client was created (another process).
+    """
 
     def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.interval = interval
         self._clock, self._sleep = clock, sleep
-        self._next = 0.0
+        self._next = clock() + interval
         self._lock = threading.Lock()
 
     def wait(self) -> None:
