@@ -108,3 +108,31 @@ def test_setup_check_says_what_to_start_when_postgres_and_redis_are_missing():
     ok = subprocess.run([sys.executable, "-m", "anime_dashboard.cli", "check"], env=os.environ.copy(),
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_an_upsert_that_fails_midway_leaves_snapshot_and_metrics_as_they_were(warehouse, replay):
+    upcoming = BY_NAME["upcoming"]
+    ref = pipeline.extract(upcoming, conn=warehouse, dag_id="d", run_id="r1", snapshot_date=TODAY,
+                           client=fast_client())
+    pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
+    pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r1")
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT * FROM core.anime_snapshots ORDER BY mal_id")
+        before = cur.fetchall()
+        cur.execute("SELECT * FROM core.run_metrics")
+        metrics_before = cur.fetchall()
+    ref2 = pipeline.extract(upcoming, conn=warehouse, dag_id="d", run_id="r2", snapshot_date=TODAY,
+                            client=fast_client())
+    pipeline.validate(ref2["batch_id"], conn=warehouse, max_reject_share=0.05)
+    with warehouse, warehouse.cursor() as cur:  # one staged row the table refuses (title NOT NULL)
+        cur.execute("UPDATE core.staged_records SET record = record - 'title' "
+                    "WHERE batch_id = %s AND list_position = 25", (ref2["batch_id"],))
+    import psycopg2
+
+    with pytest.raises(psycopg2.errors.NotNullViolation):
+        pipeline.upsert(ref2["batch_id"], conn=warehouse, run_id="r2")
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT * FROM core.anime_snapshots ORDER BY mal_id")
+        assert cur.fetchall() == before  # the 24 rows before it were rolled back too
+        cur.execute("SELECT * FROM core.run_metrics")
+        assert cur.fetchall() == metrics_before
