@@ -942,10 +942,12 @@ def main(argv: list[str] | None = None) -> int:
 
     stop_requested = threading.Event()
 
-    def on_sigterm(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         stop_requested.set()
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # Handle both explicitly: a shell starts background jobs with SIGINT
+    # ignored, and Ctrl-C should still stop the server cleanly.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     replay = JikanReplay(
         corpus_path=args.corpus,
         host=args.host,
@@ -964,7 +966,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         logger.info("shutting down")
         replay.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
