@@ -64,12 +64,11 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
             snapshot_date = pipeline.snapshot_date_for(
                 dag_run.logical_date, getattr(dag_run, "run_after", None), dag_run.start_date)
             try:
-                pipeline.ensure_current(snapshot_date)
-            except pipeline.StaleSnapshotDate as exc:
+                with connect() as conn:
+                    return pipeline.extract(snapshot, conn=conn, dag_id=dag_id, run_id=run_id,
+                                            snapshot_date=snapshot_date)
+            except pipeline.StaleSnapshotDate as exc:  # backfill / cleared old run: Jikan has no history
                 raise AirflowSkipException(str(exc)) from exc
-            with connect() as conn:
-                return pipeline.extract(snapshot, conn=conn, dag_id=dag_id, run_id=run_id,
-                                        snapshot_date=snapshot_date)
 
         @task
         def validate(extracted: dict) -> dict:

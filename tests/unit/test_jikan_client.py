@@ -121,6 +121,22 @@ def test_a_200_error_body_is_retried(replay):
     assert client.stats.retries == 1
 
 
+def test_a_connection_that_never_answers_gives_up_naming_the_full_url(monkeypatch):
+    import json
+    import socket
+
+    with socket.socket() as closed:  # a port with nothing listening
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_JIKAN_DEFAULT",
+                       json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http"}))
+    client, _ = make_client(max_attempts=2)
+    with pytest.raises(JikanRequestError) as info:
+        list(client.iter_anime_pages(UPCOMING, max_pages=1))
+    assert "status=upcoming" in str(info.value) and "no response" in str(info.value)
+    assert "ConnectionError" in str(info.value) and client.stats.requests == 2
+
+
 @pytest.mark.parametrize("kind", ["truncated", "not_json", "reset"])
 def test_broken_responses_are_retried(replay, kind):
     replay.script(Fault(kind=kind))

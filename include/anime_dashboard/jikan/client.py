@@ -162,7 +162,7 @@ class JikanClient:
 
     def _attempt(self, endpoint: str, params: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
         hook = self._http()
-        url = hook.url_from_endpoint(endpoint)
+        url = requests.Request("GET", hook.url_from_endpoint(endpoint), params=params).prepare().url
         self._pacer.wait()
         self.stats.requests += 1
         try:
@@ -170,7 +170,8 @@ class JikanClient:
                 endpoint, data=params,
                 extra_options={"check_response": False, "timeout": self.settings.timeout},
             )
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
             raise RetryableJikanError(url, None, f"{type(exc).__name__}: {exc}") from exc
         url = resp.url or url
         try:
