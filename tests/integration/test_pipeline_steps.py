@@ -31,6 +31,18 @@ def fast_client(**kw):
     return JikanClient(settings=JikanSettings(**s))
 
 
+def extract_and_validate(conn, name: str, run_id: str) -> int:
+    ref = pipeline.extract(BY_NAME[name], conn=conn, dag_id="d", run_id=run_id, snapshot_date=TODAY,
+                           client=fast_client())
+    pipeline.validate(ref["batch_id"], conn=conn, max_reject_share=0.05)
+    return ref["batch_id"]
+
+
+def load(conn, name: str, run_id: str) -> dict:
+    """One whole run of the three steps; the upsert's counts."""
+    return pipeline.upsert(extract_and_validate(conn, name, run_id), conn=conn, run_id=run_id)
+
+
 def test_an_extract_that_gives_up_lands_nothing(warehouse, replay):
     replay.script(Fault(kind="status", status=500, match_page=2), Fault(kind="status", status=500, match_page=2),
                   Fault(kind="status", status=500, match_page=2))
@@ -56,18 +68,11 @@ def test_validate_and_upsert_rerun_without_calling_jikan_and_change_nothing(ware
 
 
 def test_a_rerun_with_a_shorter_list_replaces_the_days_snapshot(warehouse, replay):
-    movies = BY_NAME["movies"]
-    ref = pipeline.extract(movies, conn=warehouse, dag_id="d", run_id="r1", snapshot_date=TODAY,
-                           client=fast_client())
-    pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
-    pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r1")
+    load(warehouse, "movies", "r1")
     replay.script(Fault(kind="mutate", match_page=1,
                         mutate=lambda env: {**env, "data": env["data"][:20],
                                             "pagination": {**env["pagination"], "has_next_page": False}}))
-    ref2 = pipeline.extract(movies, conn=warehouse, dag_id="d", run_id="r2", snapshot_date=TODAY,
-                            client=fast_client())
-    pipeline.validate(ref2["batch_id"], conn=warehouse, max_reject_share=0.05)
-    result = pipeline.upsert(ref2["batch_id"], conn=warehouse, run_id="r2")
+    result = load(warehouse, "movies", "r2")
     assert (result["inserted"], result["updated"], result["removed"]) == (0, 20, 80)
     assert count(warehouse, "core.anime_snapshots") == 20
 
@@ -111,26 +116,20 @@ def test_setup_check_says_what_to_start_when_postgres_and_redis_are_missing():
 
 
 def test_an_upsert_that_fails_midway_leaves_snapshot_and_metrics_as_they_were(warehouse, replay):
-    upcoming = BY_NAME["upcoming"]
-    ref = pipeline.extract(upcoming, conn=warehouse, dag_id="d", run_id="r1", snapshot_date=TODAY,
-                           client=fast_client())
-    pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
-    pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r1")
+    load(warehouse, "upcoming", "r1")
     with warehouse.cursor() as cur:
         cur.execute("SELECT * FROM core.anime_snapshots ORDER BY mal_id")
         before = cur.fetchall()
         cur.execute("SELECT * FROM core.run_metrics")
         metrics_before = cur.fetchall()
-    ref2 = pipeline.extract(upcoming, conn=warehouse, dag_id="d", run_id="r2", snapshot_date=TODAY,
-                            client=fast_client())
-    pipeline.validate(ref2["batch_id"], conn=warehouse, max_reject_share=0.05)
+    batch_id = extract_and_validate(warehouse, "upcoming", "r2")
     with warehouse, warehouse.cursor() as cur:  # one staged row the table refuses (title NOT NULL)
         cur.execute("UPDATE core.staged_records SET record = record - 'title' "
-                    "WHERE batch_id = %s AND list_position = 25", (ref2["batch_id"],))
+                    "WHERE batch_id = %s AND list_position = 25", (batch_id,))
     import psycopg2
 
     with pytest.raises(psycopg2.errors.NotNullViolation):
-        pipeline.upsert(ref2["batch_id"], conn=warehouse, run_id="r2")
+        pipeline.upsert(batch_id, conn=warehouse, run_id="r2")
     with warehouse.cursor() as cur:
         cur.execute("SELECT * FROM core.anime_snapshots ORDER BY mal_id")
         assert cur.fetchall() == before  # the 24 rows before it were rolled back too
