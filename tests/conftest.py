@@ -71,7 +71,8 @@ def warehouse(warehouse_db):
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
     with conn, conn.cursor() as cur:
         cur.execute("TRUNCATE raw.extract_batches, raw.jikan_pages, core.anime_snapshots, "
-                    "core.staged_records, core.rejects, core.run_metrics CASCADE")
+                    "core.staged_records, core.rejects, core.run_metrics, core.snapshots, core.titles, "
+                    "core.title_tags CASCADE")
     yield conn
     conn.close()
 

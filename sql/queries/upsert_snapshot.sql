@@ -1,5 +1,5 @@
 -- Staged records of one batch -> core.anime_snapshots for (snapshot_type, snapshot_date).
--- Returns one row per title: inserted = true for a new row, false for an update.
+-- Returns one row per title: its mal_id, and inserted = true for a new row, false for an update.
 INSERT INTO core.anime_snapshots AS s (
     snapshot_type, snapshot_date, mal_id, list_position, title, title_english, title_japanese, type,
     source, episodes, status, airing, aired_from, aired_to, duration, rating, score, scored_by, rank,
@@ -43,4 +43,4 @@ ON CONFLICT (snapshot_type, snapshot_date, mal_id) DO UPDATE SET
     batch_id       = EXCLUDED.batch_id,
     run_id         = EXCLUDED.run_id,
     updated_at     = now()
-RETURNING (xmax = 0) AS inserted;
+RETURNING s.mal_id, (xmax = 0) AS inserted;

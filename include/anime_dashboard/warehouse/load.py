@@ -1,4 +1,8 @@
-"""The upsert of one staged batch into ``core.anime_snapshots``, with its run metrics, atomically."""
+"""The upsert of one staged batch into ``core.anime_snapshots``, atomically with what depends on it.
+
+In the same transaction: the snapshot catalog (``core.snapshots``), the titles it touches
+(``core.titles`` and the ``core.title_tags`` bridge) and the run's metrics.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -27,9 +31,13 @@ def load_snapshot(conn, batch: dict[str, Any], run_id: str) -> LoadResult:
               "snapshot_date": batch["snapshot_date"], "run_id": run_id}
     with conn, conn.cursor() as cur:
         cur.execute(query("upsert_snapshot"), params)
-        flags = [row[0] for row in cur.fetchall()]
+        upserted = cur.fetchall()
+        flags = [inserted for _, inserted in upserted]
         cur.execute(query("remove_dropped_titles"), params)
-        removed = cur.rowcount
-        result = LoadResult(inserted=sum(flags), updated=len(flags) - sum(flags), removed=removed)
+        removed_ids = [row[0] for row in cur.fetchall()]
+        result = LoadResult(inserted=sum(flags), updated=len(flags) - sum(flags), removed=len(removed_ids))
+        cur.execute(query("refresh_snapshot_catalog"), params)
+        cur.execute(query("refresh_titles"),
+                    {"mal_ids": sorted({mal_id for mal_id, _ in upserted} | set(removed_ids))})
         cur.execute(query("upsert_run_metrics"), {**params, **result.as_dict(), "outcome": "success"})
     return result
