@@ -47,18 +47,21 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def warehouse_db():
-    """A fresh warehouse database with every migration applied; AIRFLOW_CONN_WAREHOUSE points at it."""
+    """A fresh warehouse database with every migration and the analytics views applied;
+    AIRFLOW_CONN_WAREHOUSE points at it."""
     try:
         name = create_database("ad_test_wh")
     except psycopg2.OperationalError as exc:
         pytest.fail(f"PostgreSQL at {PG['host']}:{PG['port']} is not reachable ({exc}); start it "
                     "(see README prerequisites)")
     os.environ["AIRFLOW_CONN_WAREHOUSE"] = pg_uri(name)
+    from anime_dashboard.analytics import apply_analytics
     from anime_dashboard.warehouse.migrations import apply_migrations
 
     conn = psycopg2.connect(dbname=name, **PG)
     try:
         apply_migrations(conn)
+        apply_analytics(conn)
     finally:
         conn.close()
     yield name

@@ -1,9 +1,13 @@
 """``anime-dashboard``: the setup steps the README's main job runs (and the tests reuse).
 
-    anime-dashboard check     prerequisites reachable? (Python, PostgreSQL, Redis) - says what to start
-    anime-dashboard setup     warehouse database + migrations, Airflow pool ``jikan_api`` (1 slot)
-    anime-dashboard summary   rows per snapshot type and date, and the last run's metrics
-    anime-dashboard dag-ids   the snapshot DAG ids, one a line (for scripts)
+    anime-dashboard check            prerequisites reachable? (Python, PostgreSQL, Redis) - says what to start
+    anime-dashboard setup            warehouse database + migrations + analytics views, the read-only
+                                     analyst role, Airflow pool ``jikan_api`` (1 slot)
+    anime-dashboard summary          rows per snapshot type and date, and the last run's metrics
+    anime-dashboard dag-ids          the snapshot DAG ids, one a line (for scripts)
+    anime-dashboard refresh          refresh the materialized analytics views now
+    anime-dashboard history ...      write synthetic history (see ``anime-dashboard history --help``)
+    anime-dashboard data-dictionary  the analytics data dictionary as Markdown (docs/data_dictionary.md)
 """
 from __future__ import annotations
 
@@ -80,6 +84,27 @@ def migrate_warehouse() -> list[str]:
         return apply_migrations(conn)
 
 
+def apply_analytics_views() -> bool:
+    from anime_dashboard.analytics import apply_analytics
+
+    with connect() as conn:
+        return apply_analytics(conn)
+
+
+def ensure_analyst() -> str:
+    """The read-only analyst login role (name and password from the environment)."""
+    from anime_dashboard.warehouse.roles import RoleError, analyst_settings, ensure_analyst_role
+
+    try:
+        settings = analyst_settings()
+    except RoleError as exc:
+        raise SetupError(str(exc)) from exc
+    with connect() as conn:
+        ensure_analyst_role(conn, role=settings["role"], password=settings["password"],
+                            statement_timeout=settings["statement_timeout"])
+    return settings["role"]
+
+
 def ensure_pool(slots: int = 1) -> None:
     """Create or update the Airflow pool every Jikan call runs in (needs Airflow's metadata DB)."""
     from airflow.models.pool import Pool
@@ -95,6 +120,10 @@ def setup() -> None:
         log.info("created the warehouse database")
     applied = migrate_warehouse()
     log.info("warehouse migrations applied now: %s", applied or "none (up to date)")
+    rebuilt = apply_analytics_views()
+    log.info("analytics views %s", "rebuilt from sql/analytics" if rebuilt else "up to date")
+    role = ensure_analyst()
+    log.info("read-only analyst role %s: SELECT on analytics only", role)
     ensure_pool()
     log.info("Airflow pool %s has 1 slot", JIKAN_POOL)
 
@@ -114,8 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "setup", "summary", "dag-ids"])
-    args = parser.parse_args(argv)
+    parser.add_argument("command", choices=["check", "setup", "summary", "dag-ids", "refresh", "history",
+                                            "data-dictionary"])
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "history":
+        from anime_dashboard import history
+
+        return history.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "check":
             problems = check_prerequisites()
@@ -128,6 +164,17 @@ def main(argv: list[str] | None = None) -> int:
             setup()
         elif args.command == "summary":
             print(summary())
+        elif args.command == "refresh":
+            from anime_dashboard.analytics import refresh_materialized_views
+
+            with connect() as conn:
+                for name, seconds in refresh_materialized_views(conn).items():
+                    print(f"refreshed analytics.{name} in {seconds:.2f} s")
+        elif args.command == "data-dictionary":
+            from anime_dashboard.data_dictionary import read_views, render_markdown
+
+            with connect() as conn:
+                sys.stdout.write(render_markdown(read_views(conn)))
         elif args.command == "dag-ids":
             from anime_dashboard.snapshots import SNAPSHOT_TYPES
 

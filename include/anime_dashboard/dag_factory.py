@@ -1,4 +1,7 @@
-"""Snapshot type -> DAG (TaskFlow): extract (pool ``jikan_api``) -> validate -> upsert (emits an Asset).
+"""DAG builders.
+
+Snapshot type -> DAG (TaskFlow): extract (pool ``jikan_api``) -> validate -> upsert -> data quality
+checks -> publish (emits the type's Asset). The ``analytics_refresh`` DAG is scheduled on those Assets.
 
 Task bodies import the pipeline lazily, so parsing the DAG folder stays cheap and does no I/O.
 """
@@ -8,10 +11,34 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from anime_dashboard.settings import JIKAN_POOL
-from anime_dashboard.snapshots import SnapshotType
+from anime_dashboard.settings import JIKAN_POOL, WAREHOUSE_CONN_ID
+from anime_dashboard.snapshots import BY_DAG_ID, SNAPSHOT_TYPES, SnapshotType
 
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+def record_task_failure(context) -> None:
+    """on_failure_callback (after the last retry): the run's outcome becomes ``failed``, with the task
+    and the error, in core.run_metrics. A failure to record is logged, never raised over the real one."""
+    import logging
+
+    try:
+        from anime_dashboard import pipeline
+        from anime_dashboard.run_outcomes import record_outcome
+        from anime_dashboard.warehouse.db import connect
+
+        dag_run = context["dag_run"]
+        snapshot = BY_DAG_ID[dag_run.dag_id]
+        snapshot_date = pipeline.snapshot_date_for(
+            dag_run.logical_date, getattr(dag_run, "run_after", None), dag_run.start_date)
+        error = context.get("exception")
+        with connect() as conn:
+            record_outcome(conn, dag_id=dag_run.dag_id, run_id=context["run_id"],
+                           snapshot_type=snapshot.name, snapshot_date=snapshot_date, outcome="failed",
+                           failed_task=context["ti"].task_id,
+                           error=f"{type(error).__name__}: {error}" if error else None)
+    except Exception:  # noqa: BLE001
+        logging.getLogger(__name__).exception("could not record the failed run in core.run_metrics")
+
 
 DEFAULT_ARGS = {
     "owner": "data-engineering",
@@ -20,6 +47,7 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=10),
+    "on_failure_callback": record_task_failure,
 }
 
 
@@ -33,6 +61,23 @@ def _run_identity() -> tuple[str, str, object]:
     context = get_current_context()
     dag_run = context["dag_run"]
     return dag_run.dag_id, context["run_id"], dag_run
+
+
+def _quality_checks(snapshot: SnapshotType) -> list:
+    """common-sql check operators over the snapshot just loaded (see anime_dashboard.quality)."""
+    from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, SQLTableCheckOperator
+
+    from anime_dashboard import quality
+
+    clause = quality.partition_clause_template(snapshot)
+    return [
+        SQLTableCheckOperator(task_id="check_snapshot_table", conn_id=WAREHOUSE_CONN_ID,
+                              table=quality.TABLE, checks=quality.TABLE_CHECKS, partition_clause=clause,
+                              retries=0),
+        SQLColumnCheckOperator(task_id="check_snapshot_columns", conn_id=WAREHOUSE_CONN_ID,
+                               table=quality.TABLE, column_mapping=quality.COLUMN_CHECKS,
+                               partition_clause=clause, retries=0),
+    ]
 
 
 def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
@@ -68,6 +113,11 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
                     return pipeline.extract(snapshot, conn=conn, dag_id=dag_id, run_id=run_id,
                                             snapshot_date=snapshot_date)
             except pipeline.StaleSnapshotDate as exc:  # backfill / cleared old run: Jikan has no history
+                from anime_dashboard.run_outcomes import record_outcome
+
+                with connect() as conn:
+                    record_outcome(conn, dag_id=dag_id, run_id=run_id, snapshot_type=snapshot.name,
+                                   snapshot_date=snapshot_date, outcome="skipped", error=str(exc))
                 raise AirflowSkipException(str(exc)) from exc
 
         @task
@@ -86,9 +136,10 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
                 except (pipeline.TooManyRejects, pipeline.EmptySnapshot) as exc:
                     raise AirflowFailException(str(exc)) from exc  # a retry would see the same data
 
-        @task(outlets=[snapshot_asset(snapshot)])
+        @task
         def upsert(validated: dict) -> dict:
-            """staged batch -> core.anime_snapshots + core.run_metrics, in one transaction."""
+            """staged batch -> core.anime_snapshots (+ catalog, titles, tags) + core.run_metrics, one
+            transaction."""
             from anime_dashboard import pipeline
             from anime_dashboard.warehouse.db import connect
 
@@ -96,6 +147,54 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
             with connect() as conn:
                 return pipeline.upsert(validated["batch_id"], conn=conn, run_id=run_id)
 
-        upsert(validate(extract()))
+        @task(outlets=[snapshot_asset(snapshot)])
+        def publish(loaded: dict) -> dict:
+            """The snapshot passed its checks: run outcome ``success``; the Asset event triggers the
+            analytics refresh."""
+            from anime_dashboard.run_outcomes import mark_published
+            from anime_dashboard.warehouse.db import connect
+
+            dag_id, run_id, _ = _run_identity()
+            with connect() as conn:
+                mark_published(conn, dag_id=dag_id, run_id=run_id)
+            return loaded
+
+        loaded = upsert(validate(extract()))
+        checks = _quality_checks(snapshot)
+        loaded >> checks >> publish(loaded)
 
     return snapshot_dag()
+
+
+def build_analytics_refresh_dag(doc_md: str = ""):
+    """analytics_refresh: when any snapshot type publishes, refresh the materialized analytics views."""
+
+    assets = [snapshot_asset(s) for s in SNAPSHOT_TYPES]
+    schedule = assets[0]
+    for asset in assets[1:]:
+        schedule = schedule | asset  # any one of them
+
+    @dag(
+        dag_id="analytics_refresh",
+        description="Refresh the materialized analytics views when a new snapshot is published",
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args={k: v for k, v in DEFAULT_ARGS.items() if k != "on_failure_callback"},
+        tags=["analytics"],
+        doc_md=doc_md,
+    )
+    def analytics_refresh():
+        @task
+        def refresh_materialized_views() -> dict:
+            """REFRESH MATERIALIZED VIEW CONCURRENTLY for each one in analytics (readers never blocked)."""
+            from anime_dashboard.analytics import refresh_materialized_views as refresh
+            from anime_dashboard.warehouse.db import connect
+
+            with connect() as conn:
+                return refresh(conn)
+
+        refresh_materialized_views()
+
+    return analytics_refresh()

@@ -114,4 +114,5 @@ def upsert(batch_id: int, *, conn, run_id: str) -> dict[str, Any]:
     batch = read_batch(conn, batch_id)
     result = load_snapshot(conn, batch, run_id)
     log.info("%s %s: %s", batch["snapshot_type"], batch["snapshot_date"], result.as_dict())
-    return {"batch_id": batch_id, **result.as_dict()}
+    return {"batch_id": batch_id, "snapshot_type": batch["snapshot_type"],
+            "snapshot_date": str(batch["snapshot_date"]), **result.as_dict()}

@@ -19,4 +19,5 @@ ON CONFLICT (dag_id, run_id) DO UPDATE SET
     distinct_records = EXCLUDED.distinct_records, duplicates = EXCLUDED.duplicates,
     rejected = EXCLUDED.rejected, inserted = EXCLUDED.inserted, updated = EXCLUDED.updated,
     removed = EXCLUDED.removed, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-    duration_seconds = EXCLUDED.duration_seconds, outcome = EXCLUDED.outcome;
+    duration_seconds = EXCLUDED.duration_seconds, outcome = EXCLUDED.outcome,
+    failed_task = NULL, error = NULL;

@@ -1,4 +1,4 @@
-"""The DAG folder parses cleanly into exactly the four snapshot DAGs, configured as operators expect."""
+"""The DAG folder parses cleanly into the four snapshot DAGs and the analytics refresh, configured as operators expect."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {"jikan_top_anime", "jikan_airing", "jikan_upcoming", "jikan_movies"}
+ALL_DAGS = EXPECTED | {"analytics_refresh"}
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +30,33 @@ def test_dag_folder_has_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
 
 
-def test_exactly_the_four_snapshot_dags(dagbag):
-    assert set(dagbag.dag_ids) == EXPECTED
+def test_exactly_the_four_snapshot_dags_and_the_refresh(dagbag):
+    assert set(dagbag.dag_ids) == ALL_DAGS
     assert {s.dag_id for s in SNAPSHOT_TYPES} == EXPECTED
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED))
-def test_each_dag_is_extract_validate_upsert(dagbag, dag_id):
+def test_each_dag_is_extract_validate_upsert_then_checks_then_publish(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
-    assert set(dag.task_ids) == {"extract", "validate", "upsert"}
+    checks = {"check_snapshot_table", "check_snapshot_columns"}
+    assert set(dag.task_ids) == {"extract", "validate", "upsert", "publish"} | checks
     assert dag.get_task("extract").downstream_task_ids == {"validate"}
     assert dag.get_task("validate").downstream_task_ids == {"upsert"}
+    assert dag.get_task("upsert").downstream_task_ids == checks | {"publish"}
+    for check in checks:
+        assert dag.get_task(check).downstream_task_ids == {"publish"}
+        assert type(dag.get_task(check)).__name__ in ("SQLTableCheckOperator", "SQLColumnCheckOperator")
+        assert dag.get_task(check).conn_id == "warehouse"
+    assert dag.get_task("publish").upstream_task_ids == checks | {"upsert"}
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_a_task_that_fails_for_good_records_the_run_as_failed(dagbag, dag_id):
+    from anime_dashboard.dag_factory import record_task_failure
+
+    for t in dagbag.dags[dag_id].tasks:
+        callbacks = t.on_failure_callback if isinstance(t.on_failure_callback, list) else [t.on_failure_callback]
+        assert record_task_failure in callbacks, t.task_id
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED))
@@ -59,18 +76,36 @@ def test_schedule_retries_and_timeouts(dagbag, dag_id):
     assert dag.tags and "jikan" in dag.tags
     assert dag.doc_md and "Jikan snapshots" in dag.doc_md
     for t in dag.tasks:
+        if t.task_id.startswith("check_"):
+            assert t.retries == 0, "a failed check sees the same data on retry: fail at once"
+            continue
         assert t.retries >= 2, t.task_id
         assert t.retry_exponential_backoff
         assert t.execution_timeout is not None and t.execution_timeout <= timedelta(hours=1)
 
 
-def test_upsert_emits_one_asset_per_snapshot_type(dagbag):
+def test_publish_emits_one_asset_per_snapshot_type_after_the_checks(dagbag):
     uris = set()
     for s in SNAPSHOT_TYPES:
-        outlets = dagbag.dags[s.dag_id].get_task("upsert").outlets
+        dag = dagbag.dags[s.dag_id]
+        assert dag.get_task("upsert").outlets == []
+        outlets = dag.get_task("publish").outlets
         assert len(outlets) == 1
         uris.add(outlets[0].uri)
     assert len(uris) == 4
+
+
+def test_analytics_refresh_runs_when_any_snapshot_asset_is_published(dagbag):
+    from airflow.sdk.definitions.asset import AssetAny
+
+    dag = dagbag.dags["analytics_refresh"]
+    published = {o.uri for s in SNAPSHOT_TYPES for o in dagbag.dags[s.dag_id].get_task("publish").outlets}
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAny)
+    assert {a.uri for a in condition.objects} == published and len(condition.objects) == 4
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.doc_md and "Analytics refresh" in dag.doc_md
+    assert dag.task_ids == ["refresh_materialized_views"]
 
 
 PROBE = r"""
@@ -105,5 +140,5 @@ def test_parsing_the_dag_folder_does_no_io():
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
-    assert set(result["dags"]) == EXPECTED
+    assert set(result["dags"]) == ALL_DAGS
     assert result["events"] == []

@@ -103,6 +103,11 @@ def test_too_many_rejects_fail_the_run_and_leave_the_snapshot_as_it_was(dags, wa
     assert states["validate"] == "failed" and states["upsert"] in ("upstream_failed", None)
     assert snapshot_rows(warehouse, "upcoming") == before  # untouched
     assert fetch(warehouse, "SELECT count(*) FROM core.rejects")[0][0] == 3  # kept, with reasons
+    # the failed run is visible to analysts too, with the task and the reason
+    (outcome,) = fetch(warehouse, "SELECT outcome, failed_task, error, requests, received "
+                                  "FROM analytics.pipeline_runs WHERE run_id = %s", (failed.run_id,))
+    assert outcome[:2] == ("failed", "validate") and "failed validation" in outcome[2]
+    assert outcome[3] >= 1 and outcome[4] == len(before)
 
 
 def test_the_same_title_on_two_pages_is_stored_once(dags, warehouse, replay):
@@ -137,6 +142,9 @@ def test_a_run_for_a_date_older_than_yesterday_skips_and_keeps_the_stored_snapsh
 
     backfill = run(dags["jikan_upcoming"], old)
     states = {ti.task_id: ti.state for ti in backfill.get_task_instances()}
-    assert states == {"extract": "skipped", "validate": "skipped", "upsert": "skipped"}
+    assert set(states.values()) == {"skipped"} and "extract" in states and "publish" in states
     assert fetch(warehouse, "SELECT *, ctid FROM core.anime_snapshots ORDER BY mal_id") == before
     assert len(replay.log) == requests_before  # Jikan was not called
+    outcome = fetch(warehouse, "SELECT snapshot_date, outcome, error FROM analytics.pipeline_runs "
+                               "WHERE run_id = %s", (backfill.run_id,))
+    assert outcome[0][:2] == (old.date(), "skipped") and "no history" in outcome[0][2]

@@ -1,0 +1,1 @@
+SELECT checksum FROM public.analytics_definitions;
