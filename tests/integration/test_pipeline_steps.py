@@ -5,42 +5,23 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from anime_dashboard import pipeline
-from anime_dashboard.jikan.client import JikanClient, JikanRequestError
+from anime_dashboard.jikan.client import JikanRequestError
 from anime_dashboard.jikan.replay import Fault
-from anime_dashboard.settings import JikanSettings
 from anime_dashboard.snapshots import BY_NAME
 from anime_dashboard.warehouse.migrations import MigrationError, apply_migrations
+from pipeline_runs import TODAY, extract_and_validate, fast_client, load
 
-TODAY = datetime.now(timezone.utc).date()
 
 
 def count(conn, table):
     with conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {table}")
         return cur.fetchone()[0]
-
-
-def fast_client(**kw):
-    s = dict(min_interval=0.34, max_attempts=3, backoff_base=0.01, backoff_max=0.1, timeout=2.0) | kw
-    return JikanClient(settings=JikanSettings(**s))
-
-
-def extract_and_validate(conn, name: str, run_id: str) -> int:
-    ref = pipeline.extract(BY_NAME[name], conn=conn, dag_id="d", run_id=run_id, snapshot_date=TODAY,
-                           client=fast_client())
-    pipeline.validate(ref["batch_id"], conn=conn, max_reject_share=0.05)
-    return ref["batch_id"]
-
-
-def load(conn, name: str, run_id: str) -> dict:
-    """One whole run of the three steps; the upsert's counts."""
-    return pipeline.upsert(extract_and_validate(conn, name, run_id), conn=conn, run_id=run_id)
 
 
 def test_an_extract_that_gives_up_lands_nothing(warehouse, replay):
