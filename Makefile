@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast install replay freeze clean
+.PHONY: run test test-fast install replay docs history freeze clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -25,6 +25,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 replay: install ## the offline Jikan replay on 127.0.0.1:8765
 	$(VENV)/bin/python -m anime_dashboard.jikan.replay --host 127.0.0.1 --port $${ANIME_DASHBOARD_REPLAY_PORT:-8765}
+
+docs: install ## regenerate docs/data_dictionary.md from the analytics views (after `make run` set them up)
+	. scripts/env.sh && anime-dashboard setup >/dev/null && anime-dashboard data-dictionary > docs/data_dictionary.md
+
+history: install ## synthetic history into the warehouse: make history DAYS=365 (ends yesterday)
+	. scripts/env.sh && anime-dashboard history --days $${DAYS:-60}
 
 freeze: install ## rewrite requirements.txt from the environment (after a deliberate upgrade)
 	{ sed -n '1,3p' requirements.txt; $(VENV)/bin/pip freeze --exclude-editable | grep -v '^anime-dashboard'; } > requirements.txt.new

@@ -14,7 +14,15 @@ mkdir -p "$AIRFLOW_HOME"
 step "Migrating Airflow's metadata database ($AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)"
 airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 40 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
-step "Warehouse database, migrations and the jikan_api pool"
+if [ -z "${ANIME_DASHBOARD_ANALYST_PASSWORD:-}" ]; then
+  step "Generating a password for the read-only analyst role into .env (git-ignored)"
+  ANIME_DASHBOARD_ANALYST_PASSWORD="$(python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+  printf '\nANIME_DASHBOARD_ANALYST_PASSWORD=%s\n' "$ANIME_DASHBOARD_ANALYST_PASSWORD" >> "$ROOT/.env"
+  export ANIME_DASHBOARD_ANALYST_PASSWORD
+  echo "analyst role '$ANIME_DASHBOARD_ANALYST_USER': password kept in $ROOT/.env (see docs/analysts.md)"
+fi
+
+step "Warehouse database, migrations, analytics views, analyst role and the jikan_api pool"
 anime-dashboard setup
 
 REPLAY_PID=""
@@ -43,12 +51,24 @@ for DAG_ID in $(anime-dashboard dag-ids); do
   grep -E "DagRun Finished" "$AIRFLOW_HOME/dags-test-$DAG_ID.log" | sed -E 's/.*(dag_id=[^,]*).*(state=[a-z_]*).*/\1 \2/' || true
 done
 
+SEED_DAYS="${ANIME_DASHBOARD_SEED_HISTORY_DAYS:-60}"
+if [ "$JIKAN_OFFLINE" = "1" ] && [ "$SEED_DAYS" -gt 0 ]; then
+  step "JIKAN_OFFLINE=1: seeding $SEED_DAYS days of synthetic history before today (labelled is_synthetic)"
+  anime-dashboard history --days "$SEED_DAYS"
+fi
+
+step "airflow dags test analytics_refresh (refreshes the materialized analytics views)"
+airflow dags test analytics_refresh >"$AIRFLOW_HOME/dags-test-analytics_refresh.log" 2>&1 \
+  || { tail -n 60 "$AIRFLOW_HOME/dags-test-analytics_refresh.log"; echo "FAILED: analytics_refresh"; exit 1; }
+
 step "Rows per snapshot type"
 anime-dashboard summary
 
-step "Unpausing the snapshot DAGs (daily schedule)"
+step "Unpausing the snapshot DAGs (daily schedule) and analytics_refresh (on their Assets)"
 airflow dags reserialize >/dev/null 2>&1
-for DAG_ID in $(anime-dashboard dag-ids); do airflow dags unpause "$DAG_ID" >/dev/null; echo "unpaused $DAG_ID"; done
+for DAG_ID in $(anime-dashboard dag-ids) analytics_refresh; do
+  airflow dags unpause "$DAG_ID" >/dev/null; echo "unpaused $DAG_ID"
+done
 
 step "Serving Airflow on http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (Ctrl-C stops it)"
 echo "The admin password is printed by 'airflow standalone' below (and kept in $AIRFLOW_HOME)."

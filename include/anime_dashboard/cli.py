@@ -135,7 +135,15 @@ def summary() -> str:
     lines = [f"{'snapshot':<10} {'date':<10} {'rows':>5} {'pages':>5} {'requests':>8} {'inserted':>8} "
              f"{'updated':>7} {'rejected':>8}"]
     for r in rows:
+        r = ["-" if v is None else v for v in r]
         lines.append(f"{r[0]:<10} {str(r[1]):<10} {r[2]:>5} {r[3]:>5} {r[4]:>8} {r[5]:>8} {r[6]:>7} {r[7]:>8}")
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(query("summary_analytics"))
+        stats = cur.fetchall()
+    lines += ["", "analytics.database_stats (what analysts see):",
+              f"{'snapshot':<10} {'snapshots':>9} {'synthetic':>9} {'first':<10} {'last':<10} {'rows':>8} {'titles':>6}"]
+    for r in stats:
+        lines.append(f"{r[0]:<10} {r[1]:>9} {r[2]:>9} {str(r[3]):<10} {str(r[4]):<10} {r[5]:>8} {r[6]:>6}")
     return "\n".join(lines)
 
 

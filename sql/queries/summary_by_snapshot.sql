@@ -1,9 +1,10 @@
--- Rows per snapshot type and date, with the metrics of the run that last loaded it.
-SELECT s.snapshot_type, s.snapshot_date, s.rows, m.pages, m.requests, m.inserted, m.updated, m.rejected
-FROM (SELECT snapshot_type, snapshot_date, count(*) AS rows
-      FROM core.anime_snapshots GROUP BY 1, 2) s
+-- Real (fetched) snapshots, newest first, with the metrics of the run that last loaded each.
+SELECT c.snapshot_type, c.snapshot_date, c.titles, m.pages, m.requests, m.inserted, m.updated, m.rejected
+FROM core.snapshots c
 LEFT JOIN LATERAL (
     SELECT * FROM core.run_metrics rm
-    WHERE rm.snapshot_type = s.snapshot_type AND rm.snapshot_date = s.snapshot_date
+    WHERE rm.snapshot_type = c.snapshot_type AND rm.snapshot_date = c.snapshot_date AND rm.batch_id IS NOT NULL
     ORDER BY rm.finished_at DESC LIMIT 1) m ON true
-ORDER BY s.snapshot_date DESC, s.snapshot_type;
+WHERE NOT c.synthetic
+ORDER BY c.snapshot_date DESC, c.snapshot_type
+LIMIT 20;
