@@ -20,7 +20,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from support import PG, ROOT, create_database, drop_database, pg_uri
+from anime_dashboard.warehouse.roles import drop_analyst_role
+from support import PG, ROOT, RUN_TOKEN, create_database, drop_database, pg_uri
 from anime_dashboard.jikan.replay import JikanReplay
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
@@ -39,6 +40,7 @@ def free_port() -> int:
 @pytest.fixture
 def airflow_cluster(tmp_path, warehouse_db):
     meta_db = create_database("ad_test_af")
+    analyst = f"ad_pool_analyst_{RUN_TOKEN}"
     port = free_port()
     replay = JikanReplay(latency=0.2)  # slow responses make any overlap visible
     replay.start()
@@ -61,6 +63,8 @@ def airflow_cluster(tmp_path, warehouse_db):
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
         "AIRFLOW_CONN_WAREHOUSE": pg_uri(warehouse_db),
+        "ANIME_DASHBOARD_ANALYST_USER": analyst,
+        "ANIME_DASHBOARD_ANALYST_PASSWORD": secrets.token_urlsafe(16),
         "AIRFLOW_CONN_JIKAN_DEFAULT": json.dumps(
             {"conn_type": "http", "host": replay.host, "port": replay.port, "schema": "http"}),
     })
@@ -97,6 +101,11 @@ def airflow_cluster(tmp_path, warehouse_db):
             log.close()
         replay.stop()
         drop_database(meta_db)
+        conn = psycopg2.connect(dbname=warehouse_db, **PG)
+        try:
+            drop_analyst_role(conn, analyst)
+        finally:
+            conn.close()
         shutil.rmtree(tmp_path / "airflow", ignore_errors=True)
 
 
