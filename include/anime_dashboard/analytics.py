@@ -74,8 +74,11 @@ def materialized_views(conn) -> list[str]:
         return [name for name, _ in cur.fetchall()]
 
 
-def refresh_materialized_views(conn) -> dict[str, float]:
-    """REFRESH every materialized view of the schema (CONCURRENTLY when populated); seconds for each."""
+def refresh_materialized_views(conn, *, concurrently: bool = True) -> dict[str, float]:
+    """REFRESH every materialized view of the schema; seconds for each.
+
+    CONCURRENTLY (the default, when the view is populated) never blocks readers but diffs against the
+    old contents; ``concurrently=False`` is faster after a bulk load nobody is reading yet."""
     from psycopg2 import sql
 
     timings: dict[str, float] = {}
@@ -86,7 +89,7 @@ def refresh_materialized_views(conn) -> dict[str, float]:
             cur.execute(query("select_materialized_views"), {"schema": SCHEMA})
             for name, populated in cur.fetchall():
                 started = time.perf_counter()
-                statement = ("REFRESH MATERIALIZED VIEW CONCURRENTLY {}" if populated
+                statement = ("REFRESH MATERIALIZED VIEW CONCURRENTLY {}" if populated and concurrently
                              else "REFRESH MATERIALIZED VIEW {}")
                 cur.execute(sql.SQL(statement).format(sql.Identifier(SCHEMA, name)))
                 timings[name] = round(time.perf_counter() - started, 3)
