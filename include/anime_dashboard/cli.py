@@ -149,17 +149,16 @@ def summary() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["history"]:  # its own options and --help
+        from anime_dashboard import history
+
+        return history.main(argv[1:])
     parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["check", "setup", "summary", "dag-ids", "refresh", "history",
                                             "data-dictionary"])
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "history":
-        from anime_dashboard import history
-
-        return history.main(rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = parser.parse_args(argv)
     try:
         if args.command == "check":
             problems = check_prerequisites()
