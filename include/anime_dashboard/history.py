@@ -260,7 +260,8 @@ def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, i
         "seconds_titles": round(titles_refreshed - generated, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    log.info("history written: %s", {k: v for k, v in summary.items() if k != "skipped"})
+    log.info("history %s..%s: %d rows in %d snapshots (%d real ones skipped) in %.1f s", summary["start_date"],
+             summary["end_date"], summary["rows_written"], snapshots, len(skipped), summary["seconds"])
     return summary
 
 
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with connect() as conn:
         summary = generate_history(conn, end_date=end, days=days, list_sizes=list_sizes or None)
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary))
     return 0
 
 
