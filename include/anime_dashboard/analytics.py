@@ -68,12 +68,6 @@ def apply_analytics(conn, directory: Path | None = None, *, force: bool = False)
     return True
 
 
-def materialized_views(conn) -> list[str]:
-    with conn.cursor() as cur:
-        cur.execute(query("select_materialized_views"), {"schema": SCHEMA})
-        return [name for name, _ in cur.fetchall()]
-
-
 def refresh_materialized_views(conn, *, concurrently: bool = True) -> dict[str, float]:
     """REFRESH every materialized view of the schema; seconds for each.
 

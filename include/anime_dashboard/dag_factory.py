@@ -16,20 +16,19 @@ from anime_dashboard.snapshots import BY_DAG_ID, SNAPSHOT_TYPES, SnapshotType
 
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
+
 def record_task_failure(context) -> None:
     """on_failure_callback (after the last retry): the run's outcome becomes ``failed``, with the task
     and the error, in core.run_metrics. A failure to record is logged, never raised over the real one."""
     import logging
 
     try:
-        from anime_dashboard import pipeline
         from anime_dashboard.run_outcomes import record_outcome
         from anime_dashboard.warehouse.db import connect
 
         dag_run = context["dag_run"]
         snapshot = BY_DAG_ID[dag_run.dag_id]
-        snapshot_date = pipeline.snapshot_date_for(
-            dag_run.logical_date, getattr(dag_run, "run_after", None), dag_run.start_date)
+        snapshot_date = _snapshot_date(dag_run)
         error = context.get("exception")
         with connect() as conn:
             record_outcome(conn, dag_id=dag_run.dag_id, run_id=context["run_id"],
@@ -55,6 +54,14 @@ def snapshot_asset(snapshot: SnapshotType) -> Asset:
     """The Asset an upsert of this snapshot type updates (downstream DAGs schedule on it)."""
     return Asset(name=snapshot.asset_name, uri=f"x-anime-dashboard://core/anime_snapshots/{snapshot.name}",
                  group="anime_snapshots")
+
+
+def _snapshot_date(dag_run):
+    """The run's snapshot date (see pipeline.snapshot_date_for): extract and the failure callback agree."""
+    from anime_dashboard import pipeline
+
+    return pipeline.snapshot_date_for(dag_run.logical_date, getattr(dag_run, "run_after", None),
+                                      dag_run.start_date)
 
 
 def _run_identity() -> tuple[str, str, object]:
@@ -106,8 +113,7 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
             from anime_dashboard.warehouse.db import connect
 
             dag_id, run_id, dag_run = _run_identity()
-            snapshot_date = pipeline.snapshot_date_for(
-                dag_run.logical_date, getattr(dag_run, "run_after", None), dag_run.start_date)
+            snapshot_date = _snapshot_date(dag_run)
             try:
                 with connect() as conn:
                     return pipeline.extract(snapshot, conn=conn, dag_id=dag_id, run_id=run_id,

@@ -5,8 +5,6 @@ the run in the Airflow UI (and the run's outcome becomes ``failed`` in ``analyti
 """
 from __future__ import annotations
 
-from datetime import date
-
 from anime_dashboard.snapshots import SnapshotType
 
 TABLE = "core.anime_snapshots"
@@ -30,17 +28,10 @@ COLUMN_CHECKS: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
-def partition_clause(snapshot: SnapshotType, snapshot_date: date | str) -> str:
-    """The WHERE clause selecting one snapshot (values are ours, never user input; still validated)."""
-    day = date.fromisoformat(str(snapshot_date))
+def partition_clause_template(snapshot: SnapshotType) -> str:
+    """WHERE clause selecting the snapshot the upsert task returned, rendered by Airflow at run time (the
+    ``DATE '...'`` literal makes a malformed value an error, not SQL)."""
     if not snapshot.name.isidentifier():
         raise ValueError(f"unexpected snapshot type name {snapshot.name!r}")
-    return f"snapshot_type = '{snapshot.name}' AND snapshot_date = DATE '{day.isoformat()}'"
-
-
-def partition_clause_template(snapshot: SnapshotType) -> str:
-    """partition_clause for the date the upsert task returned, rendered by Airflow at run time (the
-    ``DATE '...'`` literal makes a malformed value an error, not SQL)."""
-    partition_clause(snapshot, date.today())  # validates the type name
     return (f"snapshot_type = '{snapshot.name}' AND snapshot_date = "
             "DATE '{{ ti.xcom_pull(task_ids='upsert')['snapshot_date'] }}'")

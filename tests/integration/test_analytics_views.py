@@ -9,7 +9,6 @@ import collections
 import shutil
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import psycopg2
 import pytest

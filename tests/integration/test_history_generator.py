@@ -7,11 +7,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from anime_dashboard import history, pipeline
+from anime_dashboard import history
 from anime_dashboard.history import generate_history
-from anime_dashboard.jikan.client import JikanClient
-from anime_dashboard.settings import JikanSettings
 from anime_dashboard.snapshots import BY_NAME, SNAPSHOT_TYPES
+from pipeline_runs import load
 
 END = date(2025, 6, 30)
 TYPES = [s.name for s in SNAPSHOT_TYPES]
@@ -65,12 +64,7 @@ def test_every_row_is_synthetic_with_a_marker_payload_and_no_batch(warehouse):
 
 def test_a_real_snapshot_in_the_range_is_untouched_and_counted_as_skipped(warehouse, replay):
     today = datetime.now(timezone.utc).date()
-    client = JikanClient(settings=JikanSettings(min_interval=0.34, max_attempts=3, backoff_base=0.01,
-                                                backoff_max=0.1, timeout=2.0))
-    ref = pipeline.extract(BY_NAME["upcoming"], conn=warehouse, dag_id="d", run_id="real", snapshot_date=today,
-                           client=client)
-    pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
-    pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="real")
+    ref = load(warehouse, "upcoming", "real", today)
     real_rows = "SELECT * FROM core.anime_snapshots WHERE snapshot_type = 'upcoming' AND snapshot_date = %s ORDER BY mal_id"
     before = rows(warehouse, real_rows, (today,))
     assert len(before) == 25

@@ -1,7 +1,6 @@
 """The pipeline's steps on their own: atomic extract, rerunnable validate/upsert, migrations, setup checks."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
