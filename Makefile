@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 STAMP  := $(VENV)/.installed
+SUPERSET_VENV ?= .venv-superset
+SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
-.PHONY: run test test-fast install replay docs history freeze clean
+.PHONY: run test test-fast install replay docs history freeze freeze-superset clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -14,13 +16,19 @@ test: install ## the whole test suite against the local Postgres and Redis
 test-fast: install ## everything but the test that starts a real scheduler
 	VENV=$(abspath $(VENV)) scripts/test.sh -m "not scheduler"
 
-install: $(STAMP)
+install: $(STAMP) $(SUPERSET_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# Superset needs SQLAlchemy < 2 (Airflow needs >= 2): its own virtualenv, pinned by superset/requirements.txt.
+$(SUPERSET_STAMP): superset/requirements.txt
+	$(PYTHON) -m venv $(SUPERSET_VENV)
+	$(SUPERSET_VENV)/bin/pip install --quiet --disable-pip-version-check -r superset/requirements.txt
 	@touch $@
 
 replay: install ## the offline Jikan replay on 127.0.0.1:8765
@@ -36,5 +44,9 @@ freeze: install ## rewrite requirements.txt from the environment (after a delibe
 	{ sed -n '1,3p' requirements.txt; $(VENV)/bin/pip freeze --exclude-editable | grep -v '^anime-dashboard'; } > requirements.txt.new
 	mv requirements.txt.new requirements.txt
 
+freeze-superset: install ## rewrite superset/requirements.txt from .venv-superset (after a deliberate upgrade)
+	{ sed -n '1,3p' superset/requirements.txt; $(SUPERSET_VENV)/bin/pip freeze; } > superset/requirements.txt.new
+	mv superset/requirements.txt.new superset/requirements.txt
+
 clean:
-	rm -rf $(VENV) .airflow .pytest_cache
+	rm -rf $(VENV) $(SUPERSET_VENV) .airflow .superset .pytest_cache

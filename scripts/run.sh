@@ -22,11 +22,32 @@ if [ -z "${ANIME_DASHBOARD_ANALYST_PASSWORD:-}" ]; then
   echo "analyst role '$ANIME_DASHBOARD_ANALYST_USER': password kept in $ROOT/.env (see docs/analysts.md)"
 fi
 
+gen_secret() { python -c 'import secrets, sys; print(secrets.token_urlsafe(int(sys.argv[1])))' "$1"; }
+if [ -z "${SUPERSET_SECRET_KEY:-}" ]; then
+  step "Generating SUPERSET_SECRET_KEY into .env (git-ignored; Superset refuses to start without one)"
+  SUPERSET_SECRET_KEY="$(gen_secret 42)"
+  printf '\nSUPERSET_SECRET_KEY=%s\n' "$SUPERSET_SECRET_KEY" >> "$ROOT/.env"
+  export SUPERSET_SECRET_KEY
+fi
+if [ -z "${ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD:-}" ]; then
+  ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD="$(gen_secret 18)"
+  printf '\nANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD=%s\n' "$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD" >> "$ROOT/.env"
+  export ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD
+  printf '\n*** Superset login: user %s, password %s (printed once; kept in %s/.env) ***\n' \
+    "$ANIME_DASHBOARD_SUPERSET_ADMIN_USER" "$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD" "$ROOT"
+fi
+# analytics_refresh invalidates and re-warms Superset's caches through this connection
+export AIRFLOW_CONN_SUPERSET="{\"conn_type\": \"http\", \"host\": \"$ANIME_DASHBOARD_SUPERSET_HOST\", \"port\": $ANIME_DASHBOARD_SUPERSET_PORT, \"schema\": \"http\", \"login\": \"$ANIME_DASHBOARD_SUPERSET_ADMIN_USER\", \"password\": \"$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD\"}"
+
 step "Warehouse database, migrations, analytics views, analyst role and the jikan_api pool"
 anime-dashboard setup
 
 REPLAY_PID=""
-cleanup() { [ -n "$REPLAY_PID" ] && kill "$REPLAY_PID" 2>/dev/null || true; }
+SUPERSET_PID=""
+cleanup() {
+  [ -n "$REPLAY_PID" ] && kill "$REPLAY_PID" 2>/dev/null || true
+  [ -n "$SUPERSET_PID" ] && kill -- -"$SUPERSET_PID" 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 if [ "$JIKAN_OFFLINE" = "1" ]; then
   step "JIKAN_OFFLINE=1: starting the Jikan replay on 127.0.0.1:$ANIME_DASHBOARD_REPLAY_PORT"
@@ -57,7 +78,21 @@ if [ "$JIKAN_OFFLINE" = "1" ] && [ "$SEED_DAYS" -gt 0 ]; then
   anime-dashboard history --days "$SEED_DAYS"
 fi
 
-step "airflow dags test analytics_refresh (refreshes the materialized analytics views)"
+step "Superset: metadata DB, admin user, roles (anime-dashboard superset-bootstrap)"
+mkdir -p "$ANIME_DASHBOARD_SUPERSET_HOME"
+anime-dashboard superset-bootstrap
+step "Serving Superset on http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT (log: $ANIME_DASHBOARD_SUPERSET_HOME/gunicorn.log)"
+setsid anime-dashboard superset-serve >"$ANIME_DASHBOARD_SUPERSET_HOME/gunicorn.log" 2>&1 &
+SUPERSET_PID=$!
+for _ in $(seq 240); do
+  curl -fs "http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/health" >/dev/null 2>&1 && break
+  kill -0 "$SUPERSET_PID" 2>/dev/null || { tail -n 40 "$ANIME_DASHBOARD_SUPERSET_HOME/gunicorn.log"; echo "FAILED: Superset did not start"; exit 1; }
+  sleep 0.5
+done
+step "Importing the dashboards (superset/assets) into Superset (anime-dashboard superset-import)"
+anime-dashboard superset-import
+
+step "airflow dags test analytics_refresh (refreshes the materialized views, then Superset's caches)"
 airflow dags test analytics_refresh >"$AIRFLOW_HOME/dags-test-analytics_refresh.log" 2>&1 \
   || { tail -n 60 "$AIRFLOW_HOME/dags-test-analytics_refresh.log"; echo "FAILED: analytics_refresh"; exit 1; }
 
@@ -70,6 +105,7 @@ for DAG_ID in $(anime-dashboard dag-ids) analytics_refresh; do
   airflow dags unpause "$DAG_ID" >/dev/null; echo "unpaused $DAG_ID"
 done
 
-step "Serving Airflow on http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (Ctrl-C stops it)"
+step "Dashboards: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/dashboard/list/ (user $ANIME_DASHBOARD_SUPERSET_ADMIN_USER, password in .env)"
+step "Serving Airflow on http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (Ctrl-C stops it and Superset)"
 echo "The admin password is printed by 'airflow standalone' below (and kept in $AIRFLOW_HOME)."
 airflow standalone

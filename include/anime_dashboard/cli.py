@@ -8,6 +8,11 @@
     anime-dashboard refresh          refresh the materialized analytics views now
     anime-dashboard history ...      write synthetic history (see ``anime-dashboard history --help``)
     anime-dashboard data-dictionary  the analytics data dictionary as Markdown (docs/data_dictionary.md)
+    anime-dashboard superset-bootstrap  Superset's metadata DB, admin user (password from the env), init
+    anime-dashboard superset-serve      serve Superset (gunicorn) on ANIME_DASHBOARD_SUPERSET_HOST/_PORT
+    anime-dashboard superset-import     import superset/assets (databases, datasets, charts, dashboards);
+                                        creates or updates in place, idempotent
+    anime-dashboard superset-refresh-cache  invalidate and re-warm the dashboards' chart caches
 """
 from __future__ import annotations
 
@@ -147,6 +152,42 @@ def summary() -> str:
     return "\n".join(lines)
 
 
+def superset_command(command: str) -> int:
+    """The superset-* commands (Superset runs from its own virtualenv; see anime_dashboard.dashboards)."""
+    from anime_dashboard.dashboards import server
+    from anime_dashboard.dashboards.assets import AssetError
+    from anime_dashboard.dashboards.client import SupersetClient, SupersetError
+    from anime_dashboard.warehouse.roles import RoleError
+
+    try:
+        s = server.settings()
+        if command == "superset-bootstrap":
+            for line in server.bootstrap(s):
+                log.info("Superset: %s", line)
+            return 0
+        if command == "superset-serve":
+            os.execvpe(server.serve_command(s)[0], server.serve_command(s), server.superset_env(s))
+        client = SupersetClient(s.url, s.admin_user, s.admin_password)
+        if command == "superset-import":
+            from anime_dashboard.dashboards.assets import build_bundle, warehouse_from_env
+
+            bundle, passwords = build_bundle(warehouse_from_env())
+            client.import_assets(bundle, passwords)
+            counts = {r: len(client.list_all(r, ["id"])) for r in ("database", "dataset", "chart", "dashboard")}
+            log.info("Superset assets imported into %s: %s", s.url,
+                     ", ".join(f"{n} {r}s" for r, n in counts.items()))
+            return 0
+        if command == "superset-refresh-cache":
+            from anime_dashboard.dashboards.cache import refresh_caches
+
+            log.info("Superset caches: %s", refresh_caches(client))
+            return 0
+    except (server.SupersetSetupError, SupersetError, AssetError, RoleError) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    raise AssertionError(command)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     argv = sys.argv[1:] if argv is None else argv
@@ -157,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["check", "setup", "summary", "dag-ids", "refresh", "history",
-                                            "data-dictionary"])
+                                            "data-dictionary", "superset-bootstrap", "superset-serve",
+                                            "superset-import", "superset-refresh-cache"])
     args = parser.parse_args(argv)
     try:
         if args.command == "check":
@@ -182,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
             with connect() as conn:
                 sys.stdout.write(render_markdown(read_views(conn)))
+        elif args.command.startswith("superset-"):
+            return superset_command(args.command)
         elif args.command == "dag-ids":
             from anime_dashboard.snapshots import SNAPSHOT_TYPES
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from anime_dashboard.settings import JIKAN_POOL, WAREHOUSE_CONN_ID
+from anime_dashboard.settings import JIKAN_POOL, SUPERSET_CONN_ID, WAREHOUSE_CONN_ID
 from anime_dashboard.snapshots import BY_DAG_ID, SNAPSHOT_TYPES, SnapshotType
 
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -201,6 +201,21 @@ def build_analytics_refresh_dag(doc_md: str = ""):
             with connect() as conn:
                 return refresh(conn)
 
-        refresh_materialized_views()
+        @task
+        def refresh_superset_cache() -> dict:
+            """Invalidate the warehouse datasets' chart caches in Superset and warm every chart again."""
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from anime_dashboard.dashboards.cache import refresh_caches
+            from anime_dashboard.dashboards.client import client_from_airflow_connection
+
+            client = client_from_airflow_connection(SUPERSET_CONN_ID)
+            if client is None:
+                raise AirflowSkipException(
+                    f"no Airflow connection {SUPERSET_CONN_ID!r}: Superset's caches expire at their TTL "
+                    "instead (make run sets AIRFLOW_CONN_SUPERSET)")
+            return refresh_caches(client)
+
+        refresh_materialized_views() >> refresh_superset_cache()
 
     return analytics_refresh()

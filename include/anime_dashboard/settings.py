@@ -11,6 +11,7 @@ PREFIX = "ANIME_DASHBOARD_"
 
 JIKAN_CONN_ID = "jikan_default"
 WAREHOUSE_CONN_ID = "warehouse"
+SUPERSET_CONN_ID = "superset"  # http connection: host, port, login/password of a Superset admin
 JIKAN_POOL = "jikan_api"
 
 

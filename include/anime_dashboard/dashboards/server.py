@@ -1,0 +1,112 @@
+"""Superset's own environment: its settings, the bootstrap (db upgrade, admin, init) and the server command.
+
+Superset runs from its own virtualenv (``.venv-superset``, pinned by ``superset/requirements.txt``): it
+needs SQLAlchemy < 2, Airflow needs >= 2. The local main job, the tests and the compose services all go
+through these functions, so there is one setup path.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from anime_dashboard.settings import PREFIX
+
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_PORT = 8088
+WEAK_PASSWORDS = {"admin", "password", "superset", "changeme", "change_me", "secret"}
+
+
+class SupersetSetupError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SupersetSettings:
+    url: str
+    host: str
+    port: int
+    admin_user: str
+    admin_password: str
+    venv: Path
+    home: Path
+
+
+def settings(require_password: bool = True) -> SupersetSettings:
+    """``ANIME_DASHBOARD_SUPERSET_*`` from the environment, read now."""
+    host = os.environ.get(PREFIX + "SUPERSET_HOST") or "127.0.0.1"
+    port = int(os.environ.get(PREFIX + "SUPERSET_PORT") or DEFAULT_PORT)
+    password = os.environ.get(PREFIX + "SUPERSET_ADMIN_PASSWORD") or ""
+    if require_password:
+        if not password:
+            raise SupersetSetupError(
+                f"{PREFIX}SUPERSET_ADMIN_PASSWORD is not set: set it, or let `make run` generate one into .env")
+        if password.lower() in WEAK_PASSWORDS or len(password) < 12:
+            raise SupersetSetupError(f"{PREFIX}SUPERSET_ADMIN_PASSWORD is too weak: use 12+ characters, "
+                                     "not a default such as admin")
+    return SupersetSettings(
+        url=(os.environ.get(PREFIX + "SUPERSET_URL") or f"http://{host}:{port}").rstrip("/"),
+        host=host,
+        port=port,
+        admin_user=os.environ.get(PREFIX + "SUPERSET_ADMIN_USER") or "admin",
+        admin_password=password,
+        venv=Path(os.environ.get(PREFIX + "SUPERSET_VENV") or ROOT / ".venv-superset"),
+        home=Path(os.environ.get(PREFIX + "SUPERSET_HOME") or ROOT / ".superset"),
+    )
+
+
+def superset_env(s: SupersetSettings) -> dict[str, str]:
+    """The environment Superset's processes run with (config file, its home, its venv first on PATH)."""
+    env = dict(os.environ)
+    if not env.get("SUPERSET_SECRET_KEY"):
+        raise SupersetSetupError("SUPERSET_SECRET_KEY is not set: Superset refuses to start without one "
+                                 "(`make run` generates one into .env)")
+    env.pop("PYTHONPATH", None)  # the project's packages are not Superset's
+    env["SUPERSET_CONFIG_PATH"] = str(ROOT / "superset" / "superset_config.py")
+    env["FLASK_APP"] = "superset"
+    env[PREFIX + "SUPERSET_HOME"] = str(s.home)
+    env["PATH"] = f"{s.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _run(s: SupersetSettings, *args: str) -> str:
+    exe = s.venv / "bin" / "superset"
+    if not exe.exists():
+        raise SupersetSetupError(f"{exe} is missing: `make install` builds Superset's virtualenv")
+    proc = subprocess.run([str(exe), *args], env=superset_env(s), capture_output=True, text=True, check=False)
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(out.strip().splitlines()[-25:])
+        raise SupersetSetupError(f"`superset {' '.join(a for a in args if not a.startswith('--password'))}` "
+                                 f"failed (exit {proc.returncode}):\n{tail}")
+    return out
+
+
+def bootstrap(s: SupersetSettings) -> list[str]:
+    """db upgrade, the admin user (password from the environment; reset to it if the user exists), init.
+
+    Idempotent. Returns what it did, one line per step."""
+    s.home.mkdir(parents=True, exist_ok=True)
+    done = []
+    _run(s, "db", "upgrade")
+    done.append("metadata database upgraded")
+    out = _run(s, "fab", "create-admin", "--username", s.admin_user, "--firstname", "Anime",
+               "--lastname", "Dashboard", "--email", f"{s.admin_user}@anime-dashboard.invalid",
+               "--password", s.admin_password)
+    if "already exist" in out:
+        _run(s, "fab", "reset-password", "--username", s.admin_user, "--password", s.admin_password)
+        done.append(f"admin user {s.admin_user} exists: password set from the environment")
+    else:
+        done.append(f"admin user {s.admin_user} created")
+    _run(s, "init")
+    done.append("roles and permissions initialised")
+    return done
+
+
+def serve_command(s: SupersetSettings, workers: int = 2, threads: int = 8) -> list[str]:
+    """gunicorn serving Superset on s.host:s.port (run it with superset_env(s))."""
+    return [str(s.venv / "bin" / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread", "--timeout", "120", "--bind", f"{s.host}:{s.port}",
+            "--access-logfile", "-", "--limit-request-line", "0", "--limit-request-field_size", "0",
+            "superset.app:create_app()"]

@@ -1,0 +1,94 @@
+"""Superset configuration for AnimeDashboard (loaded through SUPERSET_CONFIG_PATH).
+
+Everything secret or deployment-specific comes from the environment:
+
+- ``SUPERSET_SECRET_KEY`` (required): signs sessions and encrypts the stored database password.
+  Superset refuses to start without one; ``make run`` generates one into the git-ignored ``.env``.
+- ``ANIME_DASHBOARD_SUPERSET_DATABASE_URI``: Superset's own metadata database (a SQLite file under
+  ``ANIME_DASHBOARD_SUPERSET_HOME`` by default locally, Postgres in docker-compose).
+- ``ANIME_DASHBOARD_SUPERSET_REDIS_URL``: the Redis holding every Superset cache and SQL Lab results
+  (default: ``ANIME_DASHBOARD_REDIS_URL``), each cache under its own key prefix built from
+  ``ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX`` (default ``superset``).
+
+The warehouse connection itself is not configured here: it is an asset (``superset/assets/databases``)
+imported with the read-only analyst role's password by ``anime-dashboard superset-import``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from cachelib.redis import RedisCache
+
+
+def _required(name: str, hint: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise RuntimeError(f"{name} is not set: {hint}")
+    return value
+
+
+SECRET_KEY = _required(
+    "SUPERSET_SECRET_KEY",
+    "Superset will not start with a default secret key. Generate one "
+    "(python -c 'import secrets; print(secrets.token_urlsafe(42))') and put it in .env; "
+    "`make run` does this for you.",
+)
+
+_HOME = Path(os.environ.get("ANIME_DASHBOARD_SUPERSET_HOME", Path(__file__).resolve().parents[1] / ".superset"))
+SQLALCHEMY_DATABASE_URI = os.environ.get(
+    "ANIME_DASHBOARD_SUPERSET_DATABASE_URI", f"sqlite:///{_HOME / 'superset.db'}?check_same_thread=false"
+)
+
+REDIS_URL = os.environ.get(
+    "ANIME_DASHBOARD_SUPERSET_REDIS_URL", os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0")
+)
+CACHE_PREFIX = os.environ.get("ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX", "superset")
+# Dataset cache timeouts (assets) are what normally applies; this is the fallback for anything else.
+_DEFAULT_TIMEOUT = int(os.environ.get("ANIME_DASHBOARD_SUPERSET_CACHE_TIMEOUT", str(24 * 3600)))
+
+
+def _redis_cache(kind: str, timeout: int = _DEFAULT_TIMEOUT) -> dict:
+    return {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_DEFAULT_TIMEOUT": timeout,
+        "CACHE_KEY_PREFIX": f"{CACHE_PREFIX}_{kind}_",
+        "CACHE_REDIS_URL": REDIS_URL,
+    }
+
+
+CACHE_CONFIG = _redis_cache("cache")  # metadata: dashboards, charts, explore permalinks
+DATA_CACHE_CONFIG = _redis_cache("data")  # chart data (query results)
+FILTER_STATE_CACHE_CONFIG = _redis_cache("filter", timeout=7 * 24 * 3600)  # native filter state
+EXPLORE_FORM_DATA_CACHE_CONFIG = _redis_cache("explore", timeout=7 * 24 * 3600)
+
+_redis = urlsplit(REDIS_URL)
+RESULTS_BACKEND = RedisCache(  # SQL Lab results (async queries, large result sets)
+    host=_redis.hostname or "127.0.0.1",
+    port=_redis.port or 6379,
+    password=unquote(_redis.password) if _redis.password else None,
+    db=int((_redis.path or "/0").lstrip("/") or 0),
+    key_prefix=f"{CACHE_PREFIX}_results_",
+)
+
+# Every chart-data cache key is recorded in the metadata DB, so the analytics refresh can invalidate
+# exactly the keys of the datasets it changed (POST /api/v1/cachekey/invalidate).
+STORE_CACHE_KEYS_IN_METADATA_DB = True
+
+FEATURE_FLAGS = {
+    "DASHBOARD_NATIVE_FILTERS": True,
+    "ALERT_REPORTS": False,
+    "THUMBNAILS": False,
+    "ENABLE_TEMPLATE_PROCESSING": False,
+}
+
+# SQL Lab: the warehouse asset sets allow_dml/allow_ctas/allow_cvas/allow_file_upload off; no database
+# may be added with uploads either.
+ALLOWED_USER_CSV_SCHEMA_FUNC = lambda database, user: []  # noqa: E731
+SQLLAB_TIMEOUT = 60
+SUPERSET_WEBSERVER_TIMEOUT = 120
+
+# Behind a proxy in production (docker-compose); harmless locally.
+ENABLE_PROXY_FIX = os.environ.get("ANIME_DASHBOARD_SUPERSET_PROXY_FIX", "false").lower() == "true"
