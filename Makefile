@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 SUPERSET_VENV ?= .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
-.PHONY: run test test-fast install replay docs history freeze freeze-superset clean
+.PHONY: chromium run test test-fast install replay docs screenshots history freeze freeze-superset clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -16,7 +16,16 @@ test: install ## the whole test suite against the local Postgres and Redis
 test-fast: install ## everything but the test that starts a real scheduler
 	VENV=$(abspath $(VENV)) scripts/test.sh -m "not scheduler"
 
-install: $(STAMP) $(SUPERSET_STAMP)
+install: $(STAMP) $(SUPERSET_STAMP) chromium
+
+# The browser test drives Debian's chromium (never a downloaded browser); installed here when we can.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "WARNING: /usr/bin/chromium is missing and cannot be installed here (apt-get install chromium as root); the browser test will fail"; fi; }
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: make PYTHON=python3.11 ...")'
@@ -36,6 +45,10 @@ replay: install ## the offline Jikan replay on 127.0.0.1:8765
 
 docs: install ## regenerate docs/data_dictionary.md from the analytics views (after `make run` set them up)
 	. scripts/env.sh && anime-dashboard setup >/dev/null && anime-dashboard data-dictionary > docs/data_dictionary.md
+
+screenshots: install ## re-take docs/screenshots/*.png (the browser test against a throwaway Superset)
+	ANIME_DASHBOARD_SCREENSHOT_DIR=$(abspath docs/screenshots) VENV=$(abspath $(VENV)) \
+	  scripts/test.sh tests/superset/test_dashboards_in_browser.py
 
 history: install ## synthetic history into the warehouse: make history DAYS=365 (ends yesterday)
 	. scripts/env.sh && anime-dashboard history --days $${DAYS:-60}

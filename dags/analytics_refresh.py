@@ -8,6 +8,7 @@ DAG publishes a checked snapshot (`publish` task), never on a clock.
 | task | does | reruns |
 |---|---|---|
 | `refresh_materialized_views` | `REFRESH MATERIALIZED VIEW CONCURRENTLY` each one (readers are never blocked) | safe any time |
+| `refresh_superset_cache` | invalidates the chart caches of the warehouse's datasets in Superset, then warms every chart again, so dashboards show the new snapshot and repeat views still come from Redis (connection `superset`; skips, saying so, without one) | safe any time |
 
 Plain views need no refresh: they read the warehouse directly.
 """
