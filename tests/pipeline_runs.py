@@ -17,13 +17,14 @@ def fast_client(**kw) -> JikanClient:
     return JikanClient(settings=JikanSettings(**s))
 
 
-def extract_and_validate(conn, name: str, run_id: str, snapshot_date: date = TODAY) -> int:
-    ref = pipeline.extract(BY_NAME[name], conn=conn, dag_id="d", run_id=run_id, snapshot_date=snapshot_date,
+def extract_and_validate(conn, name: str, run_id: str, snapshot_date: date = TODAY, dag_id: str = "d") -> int:
+    ref = pipeline.extract(BY_NAME[name], conn=conn, dag_id=dag_id, run_id=run_id, snapshot_date=snapshot_date,
                            client=fast_client())
     pipeline.validate(ref["batch_id"], conn=conn, max_reject_share=0.05)
     return ref["batch_id"]
 
 
-def load(conn, name: str, run_id: str, snapshot_date: date = TODAY) -> dict:
+def load(conn, name: str, run_id: str, snapshot_date: date = TODAY, dag_id: str = "d") -> dict:
     """One whole run of the three steps; the upsert's counts."""
-    return pipeline.upsert(extract_and_validate(conn, name, run_id, snapshot_date), conn=conn, run_id=run_id)
+    return pipeline.upsert(extract_and_validate(conn, name, run_id, snapshot_date, dag_id), conn=conn,
+                           run_id=run_id)

@@ -63,7 +63,7 @@ def to_sql(q: dict[str, Any], schema: str, table: str, saved_metrics: dict[str, 
             where.append(sql.SQL("{} {} %s").format(col, sql.SQL(OPERATORS[op])))
             params.append(f["val"])
         elif op in ("IN", "NOT IN"):
-            where.append(sql.SQL("{} {} %s").format(col, sql.SQL("= ANY" if op == "IN" else "<> ALL")))
+            where.append(sql.SQL("{} {}(%s)").format(col, sql.SQL("= ANY" if op == "IN" else "<> ALL")))
             params.append(list(f["val"]))
         elif op in ("IS NULL", "IS NOT NULL"):
             where.append(sql.SQL("{} {}").format(col, sql.SQL(op)))
@@ -96,10 +96,10 @@ def canonical(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float, Decimal)):
-        return round(float(value), 6)
+        return float(f"{float(value):.12g}")  # 12 significant digits: JSON floats vs. numeric/timestamps
     if isinstance(value, datetime):
         value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return round(value.timestamp() * 1000, 3)
+        return canonical(value.timestamp() * 1000)
     if isinstance(value, date):
         return canonical(datetime(value.year, value.month, value.day, tzinfo=timezone.utc))
     if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and value[7:8] == "-":

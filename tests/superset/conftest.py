@@ -21,6 +21,7 @@ import psycopg2
 import pytest
 import redis
 
+from anime_dashboard.snapshots import BY_NAME
 from pipeline_runs import TODAY, load
 from support import PG, RUN_TOKEN
 
@@ -64,7 +65,7 @@ def bi_warehouse(warehouse_db, airflow_db):
             f'{{"conn_type": "http", "host": "{replay.host}", "port": {replay.port}, "schema": "http"}}')
         try:
             for name in SNAPSHOT_TYPES:
-                load(conn, name, f"bi_{name}", YESTERDAY)
+                load(conn, name, f"scheduled__{YESTERDAY}T00:00:00+00:00", YESTERDAY, BY_NAME[name].dag_id)
         finally:
             os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"] = previous
     generate_history(conn, end_date=YESTERDAY - timedelta(days=1), days=HISTORY_DAYS)

@@ -1,0 +1,154 @@
+"""Drive a Superset dashboard in Debian's Chromium (Playwright, sync API) and report how its charts rendered.
+
+A helper for the browser tests and `make screenshots`, not a test module. No browser is ever downloaded:
+Playwright launches /usr/bin/chromium.
+
+The DOM it relies on (checked against Superset 6.1's dashboard page):
+
+- ``[data-test="chart-grid-component"]`` (attribute ``data-test-chart-id``, ``data-test-chart-name``): one per
+  chart on the dashboard (markdown blocks are not), present from the first render of the grid;
+- ``[data-test="loading-indicator"]`` inside it while the chart's query runs;
+- ``.ant-alert-error`` (``role="alert"``) inside it when the query or the render failed ("Data error",
+  "Unexpected error", ...): the chart body is then replaced by the alert;
+- ``[data-test="slice-container"] #chart-id-<id>`` once the chart's plugin rendered, with a canvas (ECharts),
+  a table or text (big number) in it; ``.ant-empty`` ("No results were returned for this query") instead
+  when the query returned no rows.
+
+Besides the DOM, every ``/api/v1/chart/data`` response the page receives is watched; an HTTP error there is
+reported too (the alert alone says "Data error" without the chart's name).
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+MAX_VIEWPORT_HEIGHT = 12000  # tall enough for every dashboard row to be on screen (no lazy rendering left out)
+
+# One pass over the charts of the page: their state as the DOM shows it.
+_CHART_STATES = """() => [...document.querySelectorAll('[data-test="chart-grid-component"]')].map(c => {
+    const id = c.getAttribute('data-test-chart-id');
+    const name = c.getAttribute('data-test-chart-name') || ('chart ' + id);
+    const alert = c.querySelector('.ant-alert-error, [role="alert"]');
+    const loading = c.querySelector('[data-test="loading-indicator"]');
+    const slice = c.querySelector('[data-test="slice-container"]');
+    const viz = slice ? slice.querySelector('[id^="chart-id-"]') : null;
+    const empty = slice ? slice.querySelector('.ant-empty') : null;
+    let state = 'loading', text = '';
+    if (alert) {
+        state = 'error';
+        text = alert.innerText.replace(/\\s+/g, ' ').trim();
+    } else if (loading) {
+        state = 'loading';
+    } else if (empty) {
+        state = 'empty';
+        text = slice.innerText.replace(/\\s+/g, ' ').trim();
+    } else if (viz && (viz.querySelector('canvas, svg, table') || viz.innerText.trim())) {
+        state = 'rendered';
+    }
+    return {id, name, state, text};
+})"""
+
+
+def launch(playwright: Any):
+    """Debian's Chromium, headless, through Playwright (never a downloaded browser)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def login(page: Any, base_url: str, username: str, password: str, timeout_s: float = 60) -> None:
+    """Log in through Superset's /login/ form; raise if Superset keeps the browser on the login page."""
+    base_url = base_url.rstrip("/")
+    page.goto(f"{base_url}/login/", timeout=timeout_s * 1000)
+    page.fill('[data-test="username-input"]', username)
+    page.fill('[data-test="password-input"]', password)
+    page.click('[data-test="login-button"]')
+    page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+    if "/login" in page.url:
+        raise RuntimeError(f"Superset login as {username!r} failed (still on {page.url})")
+
+
+def render_dashboard(page: Any, base_url: str, slug: str, screenshot_path: str | None = None,
+                     timeout_s: float = 90, empty_is_error: bool = True) -> dict[str, Any]:
+    """Open /superset/dashboard/<slug>/, wait until every chart finished (rendered, empty or failed), and report.
+
+    Returns ``{"charts": chart containers on the page, "rendered": charts that drew something,
+    "errors": ["<chart name>: <message>", ...]}``. A chart with no rows counts as an error unless
+    ``empty_is_error`` is False; a chart still loading at the deadline is reported as an error.
+    The viewport is made as tall as the dashboard first, so that every chart is on screen and loads.
+    """
+    base_url = base_url.rstrip("/")
+    failed_requests: list[str] = []
+
+    def on_response(response: Any) -> None:
+        if "/api/v1/chart/data" in response.url and response.status >= 400:
+            try:
+                body = response.json()
+                message = "; ".join(e.get("message", "") for e in body.get("errors", [])) or body.get("message")
+            except Exception:  # not JSON: keep the status alone
+                message = None
+            query = parse_qs(urlparse(response.url).query)
+            try:
+                chart = f"chart {json.loads(query['form_data'][0])['slice_id']}"
+            except (KeyError, IndexError, TypeError, ValueError):
+                chart = "a chart"
+            failed_requests.append(f"{chart}: HTTP {response.status} from /api/v1/chart/data"
+                                   + (f": {message}" if message else ""))
+
+    original_viewport = page.viewport_size
+    page.on("response", on_response)
+    try:
+        page.goto(f"{base_url}/superset/dashboard/{slug}/", timeout=timeout_s * 1000)
+        deadline = time.monotonic() + timeout_s
+        page.wait_for_selector('[data-test="chart-grid-component"]', timeout=timeout_s * 1000)
+        _fit_viewport_to_page(page, original_viewport)
+
+        states: list[dict[str, Any]] = []
+        stable_since = None
+        last_key = None
+        while time.monotonic() < deadline:
+            states = page.evaluate(_CHART_STATES)
+            key = [(s["id"], s["state"]) for s in states]
+            done = states and all(s["state"] != "loading" for s in states)
+            if done and key == last_key:
+                if stable_since and time.monotonic() - stable_since >= 1.5:  # settled: no late re-render
+                    break
+                stable_since = stable_since or time.monotonic()
+            else:
+                stable_since = None
+            last_key = key
+            page.wait_for_timeout(250)
+        _fit_viewport_to_page(page, original_viewport)  # rows may have grown while charts drew
+        page.wait_for_timeout(500)
+        states = page.evaluate(_CHART_STATES)
+
+        errors = []
+        for s in states:
+            if s["state"] == "error":
+                errors.append(f"{s['name']}: {s['text'] or 'error'}")
+            elif s["state"] == "loading":
+                errors.append(f"{s['name']}: still loading after {timeout_s:.0f} s")
+            elif s["state"] == "empty" and empty_is_error:
+                errors.append(f"{s['name']}: {s['text'] or 'no data'}")
+        errors.extend(failed_requests)
+        if screenshot_path:
+            # let the last layout paint (two animation frames, fonts loaded) before capturing it
+            page.evaluate("() => document.fonts.ready.then(() => new Promise(r => "
+                          "requestAnimationFrame(() => requestAnimationFrame(r))))")
+            page.screenshot(path=screenshot_path, full_page=True)
+        return {"charts": len(states), "rendered": sum(s["state"] == "rendered" for s in states), "errors": errors}
+    finally:
+        page.remove_listener("response", on_response)
+        if original_viewport:
+            page.set_viewport_size(original_viewport)
+
+
+def _fit_viewport_to_page(page: Any, original: dict[str, int] | None) -> None:
+    width = (original or {}).get("width", 1600)
+    height = page.evaluate("() => Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+    height = max((original or {}).get("height", 1000), min(int(height), MAX_VIEWPORT_HEIGHT))
+    if (page.viewport_size or {}).get("height") != height:
+        page.set_viewport_size({"width": width, "height": height})
