@@ -44,11 +44,20 @@ anime-dashboard setup
 
 REPLAY_PID=""
 SUPERSET_PID=""
+AIRFLOW_PID=""
 cleanup() {
   [ -n "$REPLAY_PID" ] && kill "$REPLAY_PID" 2>/dev/null || true
   [ -n "$SUPERSET_PID" ] && kill -- -"$SUPERSET_PID" 2>/dev/null || true
+  if [ -n "$AIRFLOW_PID" ] && kill -0 "$AIRFLOW_PID" 2>/dev/null; then
+    # `airflow standalone` stops its children on SIGTERM but can hang itself afterwards: give it 15 s
+    kill -- -"$AIRFLOW_PID" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$AIRFLOW_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -9 -- -"$AIRFLOW_PID" 2>/dev/null || true
+  fi
+  REPLAY_PID="" SUPERSET_PID="" AIRFLOW_PID=""
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 if [ "$JIKAN_OFFLINE" = "1" ]; then
   step "JIKAN_OFFLINE=1: starting the Jikan replay on 127.0.0.1:$ANIME_DASHBOARD_REPLAY_PORT"
   python -m anime_dashboard.jikan.replay --host 127.0.0.1 --port "$ANIME_DASHBOARD_REPLAY_PORT" \
@@ -108,4 +117,6 @@ done
 step "Dashboards: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/dashboard/list/ (user $ANIME_DASHBOARD_SUPERSET_ADMIN_USER, password in .env)"
 step "Serving Airflow on http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (Ctrl-C stops it and Superset)"
 echo "The admin password is printed by 'airflow standalone' below (and kept in $AIRFLOW_HOME)."
-airflow standalone
+setsid airflow standalone &
+AIRFLOW_PID=$!
+wait "$AIRFLOW_PID"
