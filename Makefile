@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 SUPERSET_VENV ?= .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
-.PHONY: chromium run test test-fast install replay docs screenshots history freeze freeze-superset clean
+.PHONY: chromium bench run test test-fast install replay docs screenshots history freeze freeze-superset clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -45,6 +45,10 @@ replay: install ## the offline Jikan replay on 127.0.0.1:8765
 
 docs: install ## regenerate docs/data_dictionary.md from the analytics views (after `make run` set them up)
 	. scripts/env.sh && anime-dashboard setup >/dev/null && anime-dashboard data-dictionary > docs/data_dictionary.md
+
+bench: install ## every benchmark in bench/ at full size; each rewrites its section of docs/benchmarks.md
+	. scripts/env.sh && anime-dashboard check && for b in bench/[a-z]*.py; do \
+	  case $$b in bench/report.py) continue;; esac; echo "==> $$b"; python $$b || exit 1; done
 
 screenshots: install ## re-take docs/screenshots/*.png (the browser test against a throwaway Superset)
 	ANIME_DASHBOARD_SCREENSHOT_DIR=$(abspath docs/screenshots) VENV=$(abspath $(VENV)) \
