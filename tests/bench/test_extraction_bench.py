@@ -1,0 +1,37 @@
+"""The extraction benchmark still runs (smoke size: one pass of the four extracts against the replay)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from support import ROOT
+
+
+def _row(stdout: str, metric: str) -> list[str]:
+    """The cells of the table row whose first cell is ``metric``."""
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == metric:
+            return cells
+    raise AssertionError(f"no row {metric!r} in the printed table:\n{stdout[-3000:]}")
+
+
+def test_the_extraction_benchmark_runs_the_four_extracts_against_the_rate_limited_replay(warehouse_db):
+    env = os.environ.copy()  # AIRFLOW_CONN_WAREHOUSE names the server the scratch database goes on
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "extraction.py"), "--smoke"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "## Extraction against Jikan's rate limit" in out.stdout
+
+    # the ratio is a machine-dependent figure: present and plausible, not asserted against the goal
+    ratio = _row(out.stdout, "achieved requests/min ÷ 60/min (ratio)")
+    assert ratio[1] == "≥ 0.95"
+    assert 0.0 < float(ratio[2]) <= 1.05, ratio
+
+    assert int(_row(out.stdout, "pages expected")[2]) == 15  # top 8 + airing 2 + upcoming 1 + movies 4
+    assert int(_row(out.stdout, "pages stored (raw.jikan_pages)")[2]) == 15
+    assert _row(out.stdout, "pages lost")[2] == "0"
+    assert _row(out.stdout, "max requests in flight")[2] == "1"
+    assert re.search(r"^\| 429s received \(replay log\) \| — \| \d+ \|", out.stdout, flags=re.M)
