@@ -1,0 +1,28 @@
+"""The load benchmark (validate + upsert against COPY) still runs, at smoke size; figures not asserted."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from support import ROOT
+
+
+def test_the_load_benchmark_measures_insert_update_and_copy_at_smoke_size(warehouse_db):
+    env = os.environ.copy()  # AIRFLOW_CONN_WAREHOUSE names the server the scratch database goes on
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "--smoke"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "## Load: validate + upsert against COPY" in out.stdout
+    rates = {}
+    for label, key in (("insert run (every row new)", "insert"), ("rerun (every row an update)", "update"),
+                       ("COPY into an UNLOGGED table", "copy")):
+        row = re.search(r"^\|[^|\n]*" + re.escape(label) + r"[^|\n]*\| ([\d,]+) \| [\d.]+ s \| ([\d,]+) \|",
+                        out.stdout, flags=re.M)
+        assert row, f"no table row for {label}:\n{out.stdout[-3000:]}"
+        assert int(row.group(1).replace(",", "")) == 2000
+        rates[key] = int(row.group(2).replace(",", ""))
+    assert all(rate > 0 for rate in rates.values()), rates
+    assert "rows/s" in out.stdout and "× COPY" in out.stdout
+    assert "`core.refresh_titles`" in out.stdout  # the step breakdown is there
