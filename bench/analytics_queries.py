@@ -27,6 +27,8 @@ from pathlib import Path
 
 import psycopg2
 
+from scratch import admin, server_params  # bench/ is on sys.path: this file runs as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ROOT / "bench" / "dashboard_queries.sql"
 REPORT = ROOT / "docs" / "benchmarks.md"
@@ -44,22 +46,8 @@ def load_queries(path: Path = QUERIES) -> dict[str, str]:
     return queries
 
 
-def server_params() -> dict:
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("AIRFLOW_CONN_WAREHOUSE", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    return {"host": url.hostname or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-            **({"password": url.password} if url.password else {})}
 
 
-def admin(sql: str) -> None:
-    conn = psycopg2.connect(dbname="postgres", **server_params())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -37,7 +37,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg2
 
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "include")]
 
 from report import machine_line, write_section  # noqa: E402
+from scratch import admin, server_params  # noqa: E402
 
 JIKAN_PER_SECOND = 3
 JIKAN_PER_MINUTE = 60
@@ -54,20 +54,8 @@ SECTION = "extraction"
 
 # -- set-up --------------------------------------------------------------------------------------
 
-def server_params() -> dict:
-    url = urlparse(os.environ.get("AIRFLOW_CONN_WAREHOUSE", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    return {"host": url.hostname or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-            **({"password": url.password} if url.password else {})}
 
 
-def admin(sql: str) -> None:
-    conn = psycopg2.connect(dbname="postgres", **server_params())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 @contextmanager

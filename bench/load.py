@@ -38,7 +38,6 @@ import argparse
 import io
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -57,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [p for p in (str(ROOT / "include"), str(ROOT / "bench")) if p not in sys.path]
 
 from report import machine_line, write_section  # noqa: E402
+from scratch import admin, server_params  # noqa: E402
 
 GOAL = 0.5
 VARIANT_STRIDE = 1_000_000
@@ -75,22 +75,8 @@ COPY_COLUMNS = ("snapshot_type", "snapshot_date", "mal_id", "list_position", "ti
 # --------------------------------------------------------------------------
 
 
-def server_params() -> dict:
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("AIRFLOW_CONN_WAREHOUSE", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    return {"host": url.hostname or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-            **({"password": url.password} if url.password else {})}
 
 
-def admin(sql: str) -> None:
-    conn = psycopg2.connect(dbname="postgres", **server_params())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 @contextmanager

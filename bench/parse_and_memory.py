@@ -44,6 +44,8 @@ import time
 import uuid
 from pathlib import Path
 
+from scratch import admin, server_params  # bench/ is on sys.path: this file runs as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 GOAL_S = 1.0
@@ -235,24 +237,8 @@ def measure_parse(repeats: int, home: Path, smoke: bool = False) -> dict:
     }
 
 
-def server_params() -> dict:
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("AIRFLOW_CONN_WAREHOUSE", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    return {"host": url.hostname or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-            **({"password": url.password} if url.password else {})}
 
 
-def admin(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(dbname="postgres", **server_params())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def extended_corpus(titles: int, path: Path) -> int:

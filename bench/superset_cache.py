@@ -28,8 +28,9 @@ import psycopg2
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analytics_queries import admin, build, server_params  # noqa: E402
+from analytics_queries import build  # noqa: E402
 from report import machine_line, write_section  # noqa: E402
+from scratch import admin, server_params  # noqa: E402
 
 GOAL = 20.0
 
