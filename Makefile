@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 SUPERSET_VENV ?= .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
-.PHONY: chromium bench run test test-fast install replay docs screenshots history freeze freeze-superset clean
+.PHONY: compose-env compose-config chromium bench run test test-fast install replay docs screenshots history freeze freeze-superset clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -64,6 +64,12 @@ freeze: install ## rewrite requirements.txt from the environment (after a delibe
 freeze-superset: install ## rewrite superset/requirements.txt from .venv-superset (after a deliberate upgrade)
 	{ sed -n '1,3p' superset/requirements.txt; $(SUPERSET_VENV)/bin/pip freeze; } > superset/requirements.txt.new
 	mv superset/requirements.txt.new superset/requirements.txt
+
+compose-env: ## docker compose: generate every missing secret of .env.example into .env (never printed)
+	scripts/compose-env.sh
+
+compose-config: install ## docker-compose.yaml checked without Docker: Compose schema, secrets, pins, entry points
+	VENV=$(abspath $(VENV)) scripts/test.sh tests/compose
 
 clean:
 	rm -rf $(VENV) $(SUPERSET_VENV) .airflow .superset .pytest_cache

@@ -36,6 +36,16 @@ if [ -z "${ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD:-}" ]; then
   printf '\n*** Superset login: user %s, password %s (printed once; kept in %s/.env) ***\n' \
     "$ANIME_DASHBOARD_SUPERSET_ADMIN_USER" "$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD" "$ROOT"
 fi
+if [ -z "${ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD:-}" ]; then
+  ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD="$(gen_secret 18)"
+  printf '\nANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD=%s\n' "$ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD" >> "$ROOT/.env"
+  export ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD
+  printf '\n*** Airflow login: user %s, password %s (printed once; kept in %s/.env) ***\n' \
+    "${ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:-admin}" "$ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD" "$ROOT"
+fi
+step "Airflow admin login from the environment (anime-dashboard airflow-admin)"
+anime-dashboard airflow-admin
+
 # analytics_refresh invalidates and re-warms Superset's caches through this connection
 export AIRFLOW_CONN_SUPERSET="{\"conn_type\": \"http\", \"host\": \"$ANIME_DASHBOARD_SUPERSET_HOST\", \"port\": $ANIME_DASHBOARD_SUPERSET_PORT, \"schema\": \"http\", \"login\": \"$ANIME_DASHBOARD_SUPERSET_ADMIN_USER\", \"password\": \"$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD\"}"
 
@@ -116,7 +126,7 @@ done
 
 step "Dashboards: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/dashboard/list/ (user $ANIME_DASHBOARD_SUPERSET_ADMIN_USER, password in .env)"
 step "Serving Airflow on http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (Ctrl-C stops it and Superset)"
-echo "The admin password is printed by 'airflow standalone' below (and kept in $AIRFLOW_HOME)."
+echo "Log in as ${ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:-admin} with ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD from $ROOT/.env."
 setsid airflow standalone &
 AIRFLOW_PID=$!
 wait "$AIRFLOW_PID"

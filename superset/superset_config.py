@@ -90,5 +90,26 @@ ALLOWED_USER_CSV_SCHEMA_FUNC = lambda database, user: []  # noqa: E731
 SQLLAB_TIMEOUT = 60
 SUPERSET_WEBSERVER_TIMEOUT = 120
 
+# Async SQL Lab (docker-compose's superset-worker): a Celery broker on Redis, set by
+# ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL (a Redis database apart from Airflow's broker and from the caches).
+# Unset (locally), no worker runs: the warehouse asset keeps allow_run_async off and queries run in the web
+# process; superset-import turns allow_run_async on when ANIME_DASHBOARD_SUPERSET_ASYNC_QUERIES=true.
+CELERY_BROKER_URL = os.environ.get("ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL", "").strip() or None
+
+
+class CeleryConfig:  # pylint: disable=too-few-public-methods
+    broker_url = CELERY_BROKER_URL
+    result_backend = CELERY_BROKER_URL
+    imports = ("superset.sql_lab", "superset.tasks.cache")
+    worker_prefetch_multiplier = 1
+    task_acks_late = False
+    task_annotations = {"sql_lab.get_sql_results": {"rate_limit": "100/s"}}
+    beat_schedule: dict = {}  # no reports or thumbnails (ALERT_REPORTS and THUMBNAILS are off)
+
+
+if CELERY_BROKER_URL:
+    CELERY_CONFIG = CeleryConfig
+SQLLAB_ASYNC_TIME_LIMIT_SEC = 600
+
 # Behind a proxy in production (docker-compose); harmless locally.
 ENABLE_PROXY_FIX = os.environ.get("ANIME_DASHBOARD_SUPERSET_PROXY_FIX", "false").lower() == "true"

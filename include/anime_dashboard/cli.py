@@ -8,8 +8,11 @@
     anime-dashboard refresh          refresh the materialized analytics views now
     anime-dashboard history ...      write synthetic history (see ``anime-dashboard history --help``)
     anime-dashboard data-dictionary  the analytics data dictionary as Markdown (docs/data_dictionary.md)
+    anime-dashboard airflow-admin    the Airflow UI's admin password (ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD)
+                                     into SimpleAuthManager's passwords file, so Airflow never generates one
     anime-dashboard superset-bootstrap  Superset's metadata DB, admin user (password from the env), init
     anime-dashboard superset-serve      serve Superset (gunicorn) on ANIME_DASHBOARD_SUPERSET_HOST/_PORT
+    anime-dashboard superset-worker     Superset's Celery worker for async SQL Lab (docker-compose)
     anime-dashboard superset-import     import superset/assets (databases, datasets, charts, dashboards);
                                         creates or updates in place, idempotent
     anime-dashboard superset-refresh-cache  invalidate and re-warm the dashboards' chart caches
@@ -160,13 +163,15 @@ def superset_command(command: str) -> int:
     from anime_dashboard.warehouse.roles import RoleError
 
     try:
-        s = server.settings()
+        # serving needs no admin password: only bootstrap and the API clients log in
+        s = server.settings(require_password=command not in ("superset-serve", "superset-worker"))
         if command == "superset-bootstrap":
             for line in server.bootstrap(s):
                 log.info("Superset: %s", line)
             return 0
-        if command == "superset-serve":
-            os.execvpe(server.serve_command(s)[0], server.serve_command(s), server.superset_env(s))
+        if command in ("superset-serve", "superset-worker"):
+            argv = server.serve_command(s) if command == "superset-serve" else server.worker_command(s)
+            os.execvpe(argv[0], argv, server.superset_env(s))
         client = SupersetClient(s.url, s.admin_user, s.admin_password)
         if command == "superset-import":
             from anime_dashboard.dashboards.assets import build_bundle, warehouse_from_env
@@ -197,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         return history.main(argv[1:])
     parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "setup", "summary", "dag-ids", "refresh", "history",
-                                            "data-dictionary", "superset-bootstrap", "superset-serve",
+    parser.add_argument("command", choices=["check", "setup", "airflow-admin", "summary", "dag-ids", "refresh", "history",
+                                            "data-dictionary", "superset-bootstrap", "superset-serve", "superset-worker",
                                             "superset-import", "superset-refresh-cache"])
     args = parser.parse_args(argv)
     try:
@@ -211,6 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         if args.command == "setup":
             setup()
+        elif args.command == "airflow-admin":
+            from anime_dashboard.airflow_admin import AirflowAdminError, write_admin_password
+
+            try:
+                path = write_admin_password()
+            except AirflowAdminError as exc:
+                raise SetupError(str(exc)) from exc
+            log.info("Airflow admin password written to %s (from the environment)", path)
         elif args.command == "summary":
             print(summary())
         elif args.command == "refresh":

@@ -46,6 +46,7 @@ class Warehouse:
     dbname: str
     user: str
     password: str
+    run_async: bool = False  # SQL Lab through Superset's Celery worker (docker-compose's superset-worker)
 
     def uri(self, password: str = MASKED_PASSWORD) -> str:
         return (f"postgresql+psycopg2://{quote(self.user, safe='')}:{password}"
@@ -109,6 +110,7 @@ def _serialise(rel: str, cfg: dict[str, Any], warehouse: Warehouse) -> dict[str,
     cfg = dict(cfg)
     if rel.startswith("databases/"):
         cfg["sqlalchemy_uri"] = warehouse.uri()
+        cfg["allow_run_async"] = warehouse.run_async
     if rel.startswith("charts/"):
         if isinstance(cfg.get("query_context"), (dict, list)):
             cfg["query_context"] = json.dumps(cfg["query_context"])
@@ -135,7 +137,8 @@ def build_bundle(warehouse: Warehouse, directory: Path | None = None) -> tuple[b
 def warehouse_from_env() -> Warehouse:
     """The warehouse as Superset should reach it: host/port/database of AIRFLOW_CONN_WAREHOUSE (or
     ``ANIME_DASHBOARD_SUPERSET_WAREHOUSE_HOST``/``_PORT`` when Superset sees it under another name), user
-    and password of the analyst role (``ANIME_DASHBOARD_ANALYST_USER``/``_PASSWORD``)."""
+    and password of the analyst role (``ANIME_DASHBOARD_ANALYST_USER``/``_PASSWORD``); SQL Lab runs
+    asynchronously when ``ANIME_DASHBOARD_SUPERSET_ASYNC_QUERIES=true`` (a Celery worker is running)."""
     from anime_dashboard.warehouse.db import connection_params
     from anime_dashboard.warehouse.roles import analyst_settings
 
@@ -147,4 +150,5 @@ def warehouse_from_env() -> Warehouse:
         dbname=params["dbname"],
         user=analyst["role"],
         password=analyst["password"],
+        run_async=(os.environ.get(PREFIX + "SUPERSET_ASYNC_QUERIES") or "false").strip().lower() == "true",
     )

@@ -110,3 +110,12 @@ def serve_command(s: SupersetSettings, workers: int = 2, threads: int = 8) -> li
             "--worker-class", "gthread", "--timeout", "120", "--bind", f"{s.host}:{s.port}",
             "--access-logfile", "-", "--limit-request-line", "0", "--limit-request-field_size", "0",
             "superset.app:create_app()"]
+
+
+def worker_command(s: SupersetSettings, concurrency: int = 2) -> list[str]:
+    """Superset's Celery worker (async SQL Lab); needs ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL."""
+    if not os.environ.get(PREFIX + "SUPERSET_CELERY_BROKER_URL"):
+        raise SupersetSetupError(f"{PREFIX}SUPERSET_CELERY_BROKER_URL is not set: the worker needs a broker "
+                                 "(docker-compose sets a Redis database of its own)")
+    return [str(s.venv / "bin" / "celery"), "--app=superset.tasks.celery_app:app", "worker",
+            "--pool=prefork", "-O", "fair", f"--concurrency={concurrency}", "--loglevel=INFO"]

@@ -1,0 +1,464 @@
+"""docker-compose.yaml is a valid, complete production deployment - checked without a Docker engine.
+
+The Compose schema, the secrets, the image pins, health checks and start order, the Redis split, and that
+every setting the code reads reaches the services that run it. tests/compose/test_init_services.py runs the
+init services' own commands on this machine.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+import secrets
+import shlex
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from compose_file import (command_text, dockerfile, env_example, interpolate, InterpolationError, load, load_raw,
+                          referenced_variables, service_env)
+from support import ROOT
+
+SCHEMA = json.loads((Path(__file__).parent / "compose-spec.json").read_text(encoding="utf-8"))
+# the secrets: .env.example's uncommented, empty `NAME=` lines
+SECRETS = sorted(re.findall(r"^([A-Z][A-Z0-9_]+)=$", (ROOT / ".env.example").read_text(encoding="utf-8"), re.M))
+AIRFLOW_IMAGE_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                          "airflow-triggerer", "airflow-worker", "superset-import", "jikan-replay"}
+AIRFLOW_TASK_SERVICES = {"airflow-worker", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+                         "airflow-apiserver", "airflow-init", "superset-import"}
+SUPERSET_SERVICES = {"superset-init", "superset", "superset-worker"}
+ONE_SHOT = {"airflow-init", "superset-init", "superset-import"}
+
+
+def secret_env() -> dict[str, str]:
+    env = {name: secrets.token_hex(16) for name in SECRETS}
+    env["AIRFLOW_FERNET_KEY"] = "x" * 43 + "="
+    return env
+
+
+ENV = secret_env()
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return load(ENV)
+
+
+def requirement_pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)", line.strip())
+        if m:
+            pins[m.group(1).lower().replace("_", "-")] = m.group(2)
+    return pins
+
+
+# --- the file itself -----------------------------------------------------------------------------------------
+
+def test_compose_file_validates_against_the_compose_specification(compose):
+    jsonschema.validate(load_raw(), SCHEMA)  # as written
+    jsonschema.validate(compose, SCHEMA)  # as Compose runs it, every variable filled in
+
+
+def test_the_compose_spec_schema_catches_a_broken_file():
+    broken = load(secret_env())
+    broken["services"]["superset"]["healthcheck"]["retries"] = "five"
+    broken["services"]["postgres"]["depends_on"] = {"redis": {"condition": "when_ready"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA)
+
+
+def test_services_are_the_production_set(compose):
+    assert set(compose["services"]) == {
+        "postgres", "redis", "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+        "airflow-triggerer", "airflow-worker", "superset-init", "superset", "superset-worker", "superset-import",
+        "jikan-replay"}
+    assert compose["services"]["jikan-replay"]["profiles"] == ["offline"]
+    for name, service in compose["services"].items():
+        if name != "jikan-replay":
+            assert "profiles" not in service, f"{name} must start with a plain `docker compose up`"
+
+
+def test_airflow_runs_the_celery_executor_with_its_broker_on_redis(compose):
+    env = service_env(compose["services"]["airflow-worker"])
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379/" in env[
+        "AIRFLOW__CELERY__BROKER_URL"]
+    assert "celery worker" in command_text(compose["services"]["airflow-worker"])
+    from airflow.providers.celery.executors.celery_executor import CeleryExecutor  # pinned in requirements.txt
+
+    assert CeleryExecutor.__name__ == env["AIRFLOW__CORE__EXECUTOR"]
+
+
+def test_every_airflow_setting_in_the_file_is_a_real_airflow_option(compose):
+    from airflow.configuration import conf
+
+    conf.load_providers_configuration()
+    names = set()
+    for name in AIRFLOW_IMAGE_SERVICES:
+        names |= {k for k in service_env(compose["services"][name]) if k.startswith("AIRFLOW__")}
+    unknown = []
+    for name in sorted(names):
+        section, key = name[len("AIRFLOW__"):].lower().split("__", 1)
+        if not conf.has_option(section, key, lookup_from_deprecated=False) and not _in_config_templates(section, key):
+            unknown.append(name)
+    assert not unknown, f"Airflow has no such options (typo?): {unknown}"
+
+
+def _in_config_templates(section: str, key: str) -> bool:
+    """Options without a default (e.g. [core] execution_api_server_url) are still documented options."""
+    import yaml
+    from airflow import configuration
+    from airflow.providers.celery import get_provider_info
+
+    templates = yaml.safe_load((Path(configuration.__file__).parent / "config_templates" / "config.yml").read_text())
+    templates.update(get_provider_info.get_provider_info().get("config", {}))
+    return key in (templates.get(section, {}).get("options") or {})
+
+
+# --- secrets -------------------------------------------------------------------------------------------------
+
+def test_env_example_lists_every_secret_empty_and_every_variable_the_file_reads():
+    documented = env_example()
+    assert len(SECRETS) >= 12, SECRETS
+    for name in SECRETS:
+        assert documented[name] == "", f".env.example must not carry a value for the secret {name}"
+    missing = sorted(set(referenced_variables()) - set(documented))
+    assert not missing, f"docker-compose.yaml reads variables .env.example does not document: {missing}"
+
+
+def test_every_secret_is_required_wherever_it_is_used():
+    refs = referenced_variables()
+    for name in SECRETS:
+        assert name in refs, f".env.example lists {name} but docker-compose.yaml never uses it"
+        assert set(refs[name]) == {":?"}, f"{name} must be ${{{name}:?message}} at every use, found {refs[name]}"
+
+
+@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "SUPERSET_SECRET_KEY", "REDIS_PASSWORD",
+                                     "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET"])
+def test_compose_stops_with_a_clear_message_when_a_secret_is_unset(missing):
+    env = secret_env()
+    env.pop(missing)
+    with pytest.raises(InterpolationError, match=rf"{missing} is missing a value: {missing} is not set - see \.env\.example"):
+        load(env)
+    env[missing] = ""  # an empty NAME= line, as in .env.example, is unset too
+    with pytest.raises(InterpolationError, match=missing):
+        load(env)
+
+
+def test_no_password_or_key_is_written_into_the_file(compose):
+    raw = load_raw()
+    texts = json.dumps(raw)
+    for weak in ("airflow:airflow@", "superset:superset@", "admin:admin@", "POSTGRES_PASSWORD: postgres",
+                 "changeme", "thisISaSECRET"):
+        assert weak not in texts
+    filled = json.dumps(compose)
+    for name, value in ENV.items():
+        assert value in filled, f"{name} reaches no service"
+    for name, service in raw["services"].items():
+        for key, value in service_env(service).items():
+            if re.search(r"PASSWORD|SECRET|FERNET", key) and not key.endswith(("_USER", "_FILE", "_INIT_SQL")):
+                assert "${" in value, f"{name}: {key} is hard-coded"
+
+
+# --- images --------------------------------------------------------------------------------------------------
+
+def test_airflow_image_is_exactly_the_pinned_airflow_and_installs_requirements_txt(compose):
+    pins = requirement_pins(ROOT / "requirements.txt")
+    args, froms, text = dockerfile(ROOT / "docker" / "airflow" / "Dockerfile")
+    assert args["AIRFLOW_VERSION"] == pins["apache-airflow"]
+    assert froms == [f"apache/airflow:slim-{pins['apache-airflow']}-python{args['PYTHON_VERSION']}"]
+    assert re.search(r'pip install[^\n]*"apache-airflow==\$\{AIRFLOW_VERSION\}" -r requirements\.txt', text)
+    assert "COPY --chown=airflow:0 requirements.txt" in text
+    for name in AIRFLOW_IMAGE_SERVICES:
+        service = compose["services"][name]
+        assert service["image"] == f"anime-dashboard-airflow:{pins['apache-airflow']}", name
+        assert service["build"]["dockerfile"] == "docker/airflow/Dockerfile"
+        assert service["build"]["args"]["AIRFLOW_VERSION"] == pins["apache-airflow"]
+        assert service["build"]["args"]["PYTHON_VERSION"] == args["PYTHON_VERSION"]
+    import sys
+
+    assert args["PYTHON_VERSION"] == f"{sys.version_info.major}.{sys.version_info.minor}", \
+        "the image's Python must be the one requirements.txt was frozen (and is tested) with"
+
+
+def test_superset_image_installs_superset_requirements_txt_verbatim(compose):
+    pins = requirement_pins(ROOT / "superset" / "requirements.txt")
+    args, froms, text = dockerfile(ROOT / "docker" / "superset" / "Dockerfile")
+    assert froms == [f"python:{args['PYTHON_VERSION']}-slim-bookworm"]
+    assert "pip install --no-cache-dir -r superset/requirements.txt" in text
+    assert "--no-deps -e ." in text
+    for name in SUPERSET_SERVICES:
+        service = compose["services"][name]
+        assert service["image"] == f"anime-dashboard-superset:{pins['apache-superset']}", name
+        assert service["build"]["args"]["PYTHON_VERSION"] == args["PYTHON_VERSION"]
+    import subprocess
+
+    venv_python = subprocess.run([str(ROOT / ".venv-superset" / "bin" / "python"), "-c",
+                                  "import platform; print(platform.python_version())"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    assert args["PYTHON_VERSION"].split(".")[:2] == venv_python.split(".")[:2], \
+        "the Superset image's Python must be the one .venv-superset (the tested one) runs"
+
+
+def test_postgres_and_redis_images_are_the_majors_the_tests_run_against(compose):
+    import psycopg2
+    import redis
+
+    from support import PG
+
+    with psycopg2.connect(dbname="postgres", **PG) as conn, conn.cursor() as cur:
+        cur.execute("SHOW server_version_num")
+        pg_major = int(cur.fetchone()[0]) // 10000
+    redis_major = redis.Redis(host="127.0.0.1", port=6379).info("server")["redis_version"].split(".")[0]
+    assert re.fullmatch(rf"postgres:{pg_major}\.\d+-bookworm", compose["services"]["postgres"]["image"])
+    assert re.fullmatch(rf"redis:{redis_major}\.\d+\.\d+-bookworm", compose["services"]["redis"]["image"])
+
+
+# --- health checks and start order ---------------------------------------------------------------------------
+
+def test_every_long_running_service_has_a_health_check(compose):
+    for name, service in compose["services"].items():
+        if name in ONE_SHOT:
+            assert service["restart"] == "no", name
+            continue
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        assert service["restart"] == "unless-stopped", name
+
+
+def test_dependencies_wait_for_health_or_completion(compose):
+    for name, service in compose["services"].items():
+        for dep, cond in (service.get("depends_on") or {}).items():
+            assert dep in compose["services"], f"{name} depends on unknown {dep}"
+            expected = "service_completed_successfully" if dep in ONE_SHOT else "service_healthy"
+            assert cond["condition"] == expected, f"{name} -> {dep}: {cond['condition']}"
+            if expected == "service_healthy":
+                assert compose["services"][dep].get("healthcheck"), f"{name} waits for {dep}, which has no check"
+    needs = {
+        "airflow-init": {"postgres", "redis"},
+        "airflow-apiserver": {"airflow-init"}, "airflow-scheduler": {"airflow-init"},
+        "airflow-dag-processor": {"airflow-init"}, "airflow-triggerer": {"airflow-init"},
+        "airflow-worker": {"airflow-init", "airflow-apiserver", "redis"},
+        "superset-init": {"postgres", "redis"}, "superset": {"superset-init", "postgres", "redis"},
+        "superset-worker": {"superset-init", "redis"}, "superset-import": {"superset", "airflow-init"},
+    }
+    for name, deps in needs.items():
+        assert deps <= set(compose["services"][name]["depends_on"]), name
+
+
+def test_postgres_and_logs_live_in_named_volumes(compose):
+    assert set(compose["volumes"]) >= {"postgres-data", "airflow-logs", "redis-data", "superset-home"}
+    assert "postgres-data:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+    for name in AIRFLOW_TASK_SERVICES - {"superset-import"}:
+        assert "airflow-logs:/opt/airflow/logs" in compose["services"][name]["volumes"], name
+
+
+# --- Redis and settings --------------------------------------------------------------------------------------
+
+def test_redis_databases_keep_airflow_superset_and_our_keys_apart(compose):
+    air = service_env(compose["services"]["airflow-worker"])
+    sup = service_env(compose["services"]["superset"])
+    urls = {
+        "airflow broker": air["AIRFLOW__CELERY__BROKER_URL"],
+        "anime_dashboard": air["ANIME_DASHBOARD_REDIS_URL"],
+        "superset caches": sup["ANIME_DASHBOARD_SUPERSET_REDIS_URL"],
+        "superset broker": sup["ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL"],
+    }
+    dbs = {k: re.fullmatch(r"redis://:[^@]+@redis:6379/(\d+)", v).group(1) for k, v in urls.items()}
+    assert len(set(dbs.values())) == len(dbs), dbs
+    assert service_env(compose["services"]["superset-worker"])["ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL"] == \
+        urls["superset broker"]
+
+
+def _env_names_read_by(paths: list[Path]) -> set[str]:
+    """Environment variables a Python file reads: os.environ[...] / .get(...) / getenv with a literal, PREFIX +
+    "NAME", and calls of helpers that prefix their first argument (settings._float and the like)."""
+    from anime_dashboard.settings import PREFIX
+
+    names: set[str] = set()
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        prefixing = {f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.args.args and any(
+            isinstance(n, ast.BinOp) and isinstance(n.left, ast.Name) and n.left.id == "PREFIX"
+            and isinstance(n.right, ast.Name) and n.right.id == f.args.args[0].arg for n in ast.walk(f))}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Name) and node.left.id == "PREFIX" \
+                    and isinstance(node.right, ast.Constant) and isinstance(node.right.value, str):
+                names.add(PREFIX + node.right.value)
+            elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str):
+                func = node.func
+                fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                target = ast.unparse(func)
+                if fname in prefixing:
+                    names.add(PREFIX + node.args[0].value)
+                elif target in ("os.environ.get", "os.getenv", "environ.get", "env.get", "_required"):
+                    names.add(node.args[0].value)
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ" \
+                    and isinstance(node.slice, ast.Constant):
+                names.add(node.slice.value)
+    return {n for n in names if re.fullmatch(r"[A-Z][A-Z0-9_]+", n)}
+
+
+# Read by the code, deliberately left to its default in compose (each with why).
+DEFAULT_IS_RIGHT = {
+    "ANIME_DASHBOARD_SQL_DIR": "tests only: sql/ sits beside the package in the image",
+    "ANIME_DASHBOARD_SUPERSET_ASSETS": "tests only: superset/assets is copied into both images",
+    "ANIME_DASHBOARD_SUPERSET_WAREHOUSE_HOST": "Superset reaches the warehouse as `postgres`, like Airflow",
+    "ANIME_DASHBOARD_SUPERSET_WAREHOUSE_PORT": "the same 5432 inside the compose network",
+    "ANIME_DASHBOARD_SUPERSET_VENV": "set by the Superset image (ENV); unused in the Airflow image",
+    "ANIME_DASHBOARD_SUPERSET_HOME": "set by the Superset image and its volume; unused in the Airflow image",
+    "ANIME_DASHBOARD_SUPERSET_CACHE_TIMEOUT": "fallback only: every dataset sets its own cache_timeout",
+    "ANIME_DASHBOARD_JIKAN_MIN_INTERVAL": "tuning: the defaults are Jikan's published limits",
+    "ANIME_DASHBOARD_JIKAN_MAX_ATTEMPTS": "tuning: default 6 tries per page",
+    "ANIME_DASHBOARD_JIKAN_BACKOFF_BASE": "tuning: default 2 s, doubled per retry",
+    "ANIME_DASHBOARD_JIKAN_BACKOFF_MAX": "tuning: default 60 s",
+    "ANIME_DASHBOARD_JIKAN_TIMEOUT": "tuning: default 30 s per request",
+    "ANIME_DASHBOARD_JIKAN_PER_SECOND": "tuning: the default is Jikan's published limit",
+    "ANIME_DASHBOARD_JIKAN_PER_MINUTE": "tuning: the default is Jikan's published limit",
+    "ANIME_DASHBOARD_JIKAN_LIMITER_KEY": "the default key is right: one deployment per Redis database",
+    "ANIME_DASHBOARD_SUPERSET_EVENT_LOG": "the default suits production (see docs/benchmarks.md)",
+    "ANIME_DASHBOARD_SEED_HISTORY_DAYS": "`make run` only: production keeps real history",
+    "PATH": "the image's own, with the project's venv first (Dockerfile ENV)",
+}
+# (service, variable): read by code that this service never runs
+NOT_NEEDED_BY = {
+    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "serving needs no admin login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "the worker needs no admin login",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "serving needs no admin login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "the worker needs no admin login",
+    ("superset-init", "ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL"): "bootstrap starts no worker",
+    ("superset-init", "ANIME_DASHBOARD_SUPERSET_URL"): "bootstrap runs the superset CLI, not the API",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_URL"): "it is the server",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_URL"): "the worker calls no API",
+}
+
+
+def _python_files(*roots: str) -> list[Path]:
+    return sorted(p for r in roots for p in (ROOT / r).rglob("*.py"))
+
+
+def _check_reaches(compose: dict, services: set[str], names: set[str]) -> list[str]:
+    problems = []
+    for service in sorted(services):
+        env = service_env(compose["services"][service])
+        for name in sorted(names):
+            if name in env or name in DEFAULT_IS_RIGHT or (service, name) in NOT_NEEDED_BY:
+                continue
+            problems.append(f"{service}: {name}")
+    return problems
+
+
+def test_every_setting_the_dags_and_include_read_is_set_for_the_airflow_services(compose):
+    from anime_dashboard.settings import JIKAN_CONN_ID, SUPERSET_CONN_ID, WAREHOUSE_CONN_ID
+
+    server_py = ROOT / "include" / "anime_dashboard" / "dashboards" / "server.py"
+    read = _env_names_read_by([p for p in _python_files("include", "dags", "plugins") if p != server_py])
+    assert {"ANIME_DASHBOARD_ANALYST_PASSWORD", "ANIME_DASHBOARD_REDIS_URL", "AIRFLOW_CONN_WAREHOUSE"} <= read
+    read |= {f"AIRFLOW_CONN_{c.upper()}" for c in (JIKAN_CONN_ID, WAREHOUSE_CONN_ID, SUPERSET_CONN_ID)}
+    read -= {n for n in read if n.startswith("ANIME_DASHBOARD_SUPERSET_") and n not in {
+        "ANIME_DASHBOARD_SUPERSET_URL", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER",
+        "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD", "ANIME_DASHBOARD_SUPERSET_ASYNC_QUERIES"}}
+    problems = _check_reaches(compose, AIRFLOW_TASK_SERVICES, read)
+    assert not problems, "read by the code but not set in docker-compose.yaml (set it, or add it to " \
+                         "DEFAULT_IS_RIGHT with why):\n" + "\n".join(problems)
+
+
+def test_every_setting_superset_config_and_its_commands_read_is_set_for_the_superset_services(compose):
+    read = _env_names_read_by([ROOT / "superset" / "superset_config.py",
+                               ROOT / "include" / "anime_dashboard" / "dashboards" / "server.py"])
+    assert {"SUPERSET_SECRET_KEY", "ANIME_DASHBOARD_SUPERSET_DATABASE_URI",
+            "ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"} <= read
+    read.discard("ANIME_DASHBOARD_REDIS_URL")  # superset_config's fallback; the compose file sets the Superset one
+    problems = _check_reaches(compose, SUPERSET_SERVICES, read)
+    assert not problems, "read by Superset's config or commands but not set in docker-compose.yaml:\n" + \
+        "\n".join(problems)
+    uri = service_env(compose["services"]["superset"])["ANIME_DASHBOARD_SUPERSET_DATABASE_URI"]
+    assert uri.startswith("postgresql+psycopg2://superset:") and uri.endswith("@postgres:5432/superset")
+
+
+def test_the_env_scan_sees_a_new_setting():
+    """The scan the two tests above rely on finds every way the code reads a variable."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "m.py"
+        f.write_text("import os\nfrom anime_dashboard.settings import PREFIX\n"
+                     "def _int(name, d):\n    return int(os.environ.get(PREFIX + name) or d)\n"
+                     "A = os.environ.get('ONE')\nB = os.environ['TWO']\nC = os.getenv('THREE')\n"
+                     "D = PREFIX + 'FOUR'\nE = _int('FIVE', 1)\n")
+        assert _env_names_read_by([f]) == {"ONE", "TWO", "THREE", "ANIME_DASHBOARD_FOUR", "ANIME_DASHBOARD_FIVE"}
+
+
+def test_the_dags_connections_and_pool_come_from_compose_and_airflow_init(compose, dags):
+    from anime_dashboard.settings import JIKAN_POOL
+
+    pools = {t.pool for dag in dags.values() for t in dag.tasks} - {"default_pool"}
+    assert pools == {JIKAN_POOL}
+    init = command_text(compose["services"]["airflow-init"])
+    assert "anime-dashboard setup" in init  # creates the pool (tests/integration/test_setup_command.py)
+    worker = service_env(compose["services"]["airflow-worker"])
+    jikan = json.loads(worker["AIRFLOW_CONN_JIKAN_DEFAULT"])
+    assert (jikan["host"], jikan["port"], jikan["schema"]) == ("api.jikan.moe", 443, "https")
+    offline = json.loads(load({**secret_env(), "JIKAN_HOST": "jikan-replay", "JIKAN_PORT": "8765",
+                               "JIKAN_SCHEME": "http"})["services"]["airflow-worker"]["environment"][
+        "AIRFLOW_CONN_JIKAN_DEFAULT"])
+    replay = compose["services"]["jikan-replay"]
+    assert (offline["host"], str(offline["port"])) == ("jikan-replay", replay["command"][-1])
+    superset = json.loads(worker["AIRFLOW_CONN_SUPERSET"])
+    assert (superset["host"], superset["port"]) == ("superset", 8088)
+    assert superset["password"] == ENV["ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"]
+    assert worker["AIRFLOW_CONN_WAREHOUSE"].endswith("@postgres:5432/anime_dashboard")
+
+
+# --- one setup path ------------------------------------------------------------------------------------------
+
+def _commands(text: str) -> set[str]:
+    """`airflow X` / `anime-dashboard X` invocations in a shell text."""
+    return {" ".join(m) for m in re.findall(r"\b(airflow|anime-dashboard)\s+([a-z][a-z-]*(?:\s+[a-z][a-z-]*)?)",
+                                             text)}
+
+
+def test_init_services_run_the_same_entry_points_as_the_local_main_job(compose):
+    run_sh = (ROOT / "scripts" / "run.sh").read_text(encoding="utf-8")
+    local = {c.split()[0] + " " + c.split()[1] for c in _commands(run_sh)}
+    init = compose["services"]["airflow-init"]
+    script = init["command"][-1]
+    steps = [shlex.split(s) for s in script.split(";") if s.strip() and not s.strip().startswith("set ")]
+    assert [" ".join(s[:2]) if s[0] == "anime-dashboard" else " ".join(s[:3]) for s in steps] == [
+        "airflow db migrate", "anime-dashboard airflow-admin", "anime-dashboard setup"]
+    for step in steps:
+        assert " ".join(step[:2]) in local, f"airflow-init runs `{' '.join(step)}`, which `make run` does not"
+    assert "airflow db migrate" in run_sh
+    for name, expected in (("superset-init", "anime-dashboard superset-bootstrap"),
+                           ("superset-import", "anime-dashboard superset-import"),
+                           ("superset", "anime-dashboard superset-serve")):
+        text = command_text(compose["services"][name])
+        assert text == expected, f"{name}: {text}"
+        assert expected in run_sh, f"`make run` does not run `{expected}`"
+    from anime_dashboard.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])  # the commands the services name exist in the CLI
+    import anime_dashboard.cli as cli
+
+    for name in ("airflow-admin", "setup", "superset-bootstrap", "superset-serve", "superset-worker",
+                 "superset-import"):
+        assert name in cli.__doc__
+
+
+def test_the_interpolation_follows_the_compose_specification():
+    env = {"SET": "v", "EMPTY": ""}
+    cases = {"$$SET": "$SET", "$SET": "v", "${SET}": "v", "${UNSET}": "", "${UNSET:-d}": "d", "${EMPTY:-d}": "d",
+             "${EMPTY-d}": "", "${UNSET-d}": "d", "${SET:+alt}": "alt", "${UNSET:+alt}": "",
+             "a${SET}b$${SET}": "avb${SET}"}
+    for text, expected in cases.items():
+        assert interpolate(text, env) == expected, text
+    with pytest.raises(InterpolationError, match="UNSET is missing a value: boom"):
+        interpolate("${UNSET:?boom}", env)
+    with pytest.raises(InterpolationError, match="EMPTY"):
+        interpolate("${EMPTY:?boom}", env)
+    assert interpolate("${EMPTY?boom}", env) == ""
+    with pytest.raises(InterpolationError, match="nested"):  # docker-compose.yaml must not need it
+        interpolate("${UNSET:-${SET}}", env)
