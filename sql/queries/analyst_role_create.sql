@@ -10,8 +10,17 @@ BEGIN
     END IF;
 END
 $$;
-ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS
+ALTER ROLE {role} WITH LOGIN NOCREATEDB NOCREATEROLE NOINHERIT
     CONNECTION LIMIT {connection_limit} VALID UNTIL 'infinity' PASSWORD {password};
+-- Only a superuser may even name these three (docker-compose runs setup as the warehouse owner, a CREATEROLE
+-- role); a new role has none of them, and analyst_role_problems refuses a role that somehow holds one.
+DO $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        EXECUTE format('ALTER ROLE %I WITH NOSUPERUSER NOREPLICATION NOBYPASSRLS', {role_name});
+    END IF;
+END
+$$;
 ALTER ROLE {role} RESET ALL;
 ALTER ROLE {role} IN DATABASE {database} RESET ALL;
 ALTER ROLE {role} SET default_transaction_read_only = on;
