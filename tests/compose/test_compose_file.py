@@ -462,3 +462,13 @@ def test_the_interpolation_follows_the_compose_specification():
     assert interpolate("${EMPTY?boom}", env) == ""
     with pytest.raises(InterpolationError, match="nested"):  # docker-compose.yaml must not need it
         interpolate("${UNSET:-${SET}}", env)
+
+
+def test_readme_documents_every_setting_the_code_reads():
+    read = _env_names_read_by(_python_files("include", "dags", "plugins") + [ROOT / "superset" / "superset_config.py"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
+    for short in re.findall(r"`([A-Z][A-Z0-9_]+)` / `_([A-Z0-9_]+)`", readme):  # `X_HOST` / `_PORT`
+        documented.add(short[0].rsplit("_", len(short[1].split("_")))[0] + "_" + short[1])
+    missing = sorted(read - documented - {"PATH"})
+    assert not missing, f"README's Settings table does not list: {missing}"

@@ -121,6 +121,16 @@ class ComposeOnThisMachine:
         return subprocess.run(["bash", str(ROOT / "docker" / "postgres" / "init-databases.sh")], env=env,
                               capture_output=True, text=True, timeout=120, check=False)
 
+    def ensure_postgres(self) -> None:
+        """The postgres init (for a test run on its own)."""
+        if not self.query("postgres", "SELECT 1 FROM pg_roles WHERE rolname = %s", (self.names["airflow"],)):
+            _ok(self.init_postgres(), "init-databases.sh")
+
+    def ensure_airflow_init(self) -> None:
+        self.ensure_postgres()
+        if not (self.tmp / "airflow" / "auth" / "passwords.json").exists():
+            _ok(self.run("airflow-init"), "airflow-init")
+
     def query(self, db: str, sql: str, params=()) -> list[tuple]:
         with psycopg2.connect(dbname=self.names.get(db, db), **PG) as conn, conn.cursor() as cur:
             cur.execute(sql, params)
@@ -185,8 +195,7 @@ def test_postgres_init_script_creates_the_three_owners_and_databases_and_can_rer
 
 
 def test_airflow_init_sets_up_airflow_and_the_warehouse_twice_in_a_row(stack):
-    if not stack.query("postgres", "SELECT 1 FROM pg_roles WHERE rolname = %s", (stack.names["airflow"],)):
-        _ok(stack.init_postgres(), "init-databases.sh")
+    stack.ensure_postgres()
     first = _ok(stack.run("airflow-init"), "airflow-init")
     assert "Airflow admin password written" in first
     _ok(stack.run("airflow-init"), "airflow-init, second run")  # every `docker compose up` runs it again
@@ -212,16 +221,14 @@ def test_airflow_init_sets_up_airflow_and_the_warehouse_twice_in_a_row(stack):
 
 
 def test_airflow_init_refuses_a_weak_admin_password(stack):
+    stack.ensure_postgres()
     proc = stack.run("airflow-init", ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD="airflow")
     assert proc.returncode != 0
     assert "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD is too weak" in proc.stdout + proc.stderr
 
 
 def test_superset_services_bootstrap_serve_import_and_run_sql_lab_asynchronously(stack):
-    if not stack.query("postgres", "SELECT 1 FROM pg_roles WHERE rolname = %s", (stack.names["airflow"],)):
-        _ok(stack.init_postgres(), "init-databases.sh")
-    if not stack.query("postgres", "SELECT 1 FROM pg_roles WHERE rolname = %s", (stack.analyst,)):
-        _ok(stack.run("airflow-init"), "airflow-init")
+    stack.ensure_airflow_init()
     out = _ok(stack.run("superset-init"), "superset-init")
     assert "admin user admin created" in out
     _ok(stack.run("superset-init"), "superset-init, second run")
@@ -282,3 +289,38 @@ def test_superset_services_bootstrap_serve_import_and_run_sql_lab_asynchronously
         "the Superset Celery broker is its own Redis database (compose db 2)"
     assert "celery@" in stack.log("superset-worker") and "ready" in stack.log("superset-worker")
     assert command_text(stack.compose["services"]["superset-worker"]) == "anime-dashboard superset-worker"
+
+
+def test_airflow_apiserver_logs_the_admin_in_with_the_env_password_and_answers_its_health_check(stack):
+    stack.ensure_airflow_init()
+    port = _free_port()
+    service = stack.compose["services"]["airflow-apiserver"]
+    health = service["healthcheck"]["test"]
+    assert health[:3] == ["CMD", "curl", "--fail"] and health[3].startswith("http://localhost:8080/")
+    # the official image's entrypoint runs `airflow <command>`; here on a free port, on loopback only
+    argv = ["airflow", *stack.argv("airflow-apiserver"), "--port", str(port), "--host", "127.0.0.1"]
+    log = open(stack.tmp / "airflow-apiserver.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(argv, env=stack.env("airflow-apiserver"), cwd=stack.tmp, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    stack.procs.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    check = health[3].replace("http://localhost:8080", url)
+    for _ in range(240):
+        try:
+            if requests.get(check, timeout=5).status_code == 200:
+                break
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        assert proc.poll() is None, f"api-server exited:\n{stack.log('airflow-apiserver')}"
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"{check} never answered 200:\n{stack.log('airflow-apiserver')}")
+    good = requests.post(f"{url}/auth/token", json={
+        "username": "admin", "password": stack.secrets["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"]}, timeout=10)
+    assert good.status_code in (200, 201), good.text
+    token = good.json()["access_token"]
+    dags = requests.get(f"{url}/api/v2/pools/jikan_api", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert dags.ok and dags.json()["slots"] == 1, dags.text
+    for wrong in ("admin", "airflow", stack.secrets["ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"]):
+        bad = requests.post(f"{url}/auth/token", json={"username": "admin", "password": wrong}, timeout=10)
+        assert bad.status_code == 401, (wrong, bad.status_code)
