@@ -6,7 +6,8 @@ hosts become 127.0.0.1 (Redis databases 10-13 for compose's 0-3, no Redis passwo
 (/opt/anime_dashboard, /opt/airflow, /app/superset_home) become this checkout and a temporary directory, and
 role and database names get this run's token. The Postgres init script runs first, as the postgres image would.
 What it proves: the init services leave Airflow (on Postgres, CeleryExecutor settings), the warehouse and
-Superset (Postgres metadata) ready - twice in a row - and superset-worker runs SQL Lab asynchronously.
+Superset (Postgres metadata) ready - twice in a row -, superset-worker runs SQL Lab asynchronously, a snapshot
+DAG runs through the Celery worker with the compose settings, and every Airflow health check passes.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def _free_port() -> int:
 class ComposeOnThisMachine:
     def __init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"ad_compose_{RUN_TOKEN}_"))
-        self.port = _free_port()
+        self.port = _free_port()  # superset
+        self.api_port = _free_port()  # airflow-apiserver (and the execution API the workers call)
         self.names = {n: f"ad_c_{n}_{RUN_TOKEN}" for n in ("airflow", "superset", "anime_etl", "anime_dashboard")}
         self.analyst = f"ad_c_analyst_{RUN_TOKEN}"
         self.secrets = {name: secrets.token_hex(16) for name in re.findall(
@@ -50,8 +52,15 @@ class ComposeOnThisMachine:
         from cryptography.fernet import Fernet
 
         self.secrets["AIRFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
-        self.compose = load({**self.secrets, "ANIME_DASHBOARD_ANALYST_USER": self.analyst})
+        from anime_dashboard.jikan.replay import JikanReplay
+
+        self.replay = JikanReplay()  # what the jikan-replay service serves, here in-process
+        self.replay.start()
+        self.compose = load({**self.secrets, "ANIME_DASHBOARD_ANALYST_USER": self.analyst,
+                             "JIKAN_HOST": self.replay.host, "JIKAN_PORT": str(self.replay.port),
+                             "JIKAN_SCHEME": "http"})
         self.procs: list[subprocess.Popen] = []
+        self.by_name: dict[str, subprocess.Popen] = {}
 
     # -- environment ----------------------------------------------------------------------------------------
     def _localize(self, value: str) -> str:
@@ -65,6 +74,7 @@ class ComposeOnThisMachine:
                        lambda m: f"redis://127.0.0.1:6379/{REDIS_DB_BASE + int(m.group(1))}", value)
         value = value.replace('"host": "superset", "port": 8088', f'"host": "127.0.0.1", "port": {self.port}')
         value = value.replace("http://superset:8088", f"http://127.0.0.1:{self.port}")
+        value = value.replace("http://airflow-apiserver:8080", f"http://127.0.0.1:{self.api_port}")
         value = value.replace("/opt/anime_dashboard", str(ROOT)).replace("/opt/airflow", str(self.tmp / "airflow"))
         return value.replace("/app/superset_home", str(self.tmp / "superset_home"))
 
@@ -96,12 +106,37 @@ class ComposeOnThisMachine:
         return subprocess.run(self.argv(service), env={**self.env(service), **extra_env}, cwd=self.tmp,
                               capture_output=True, text=True, timeout=timeout, check=False)
 
-    def start(self, service: str) -> subprocess.Popen:
+    def start(self, service: str, *extra_args: str, airflow: bool = False, **extra_env: str) -> subprocess.Popen:
+        """Start a long-running service (``airflow=True``: the official image's entrypoint prefixes `airflow`)."""
         log = open(self.tmp / f"{service}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(self.argv(service), env=self.env(service), cwd=self.tmp, stdout=log,
+        argv = (["airflow"] if airflow else []) + self.argv(service) + list(extra_args)
+        proc = subprocess.Popen(argv, env={**self.env(service), **extra_env}, cwd=self.tmp, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(proc)
+        self.by_name[service] = proc
         return proc
+
+    def running(self, service: str) -> bool:
+        return service in self.by_name and self.by_name[service].poll() is None
+
+    def start_apiserver(self) -> str:
+        """airflow-apiserver on this stack's port (loopback only), healthy by its own compose health check URL."""
+        url = f"http://127.0.0.1:{self.api_port}"
+        if self.running("airflow-apiserver"):
+            return url
+        health = self.compose["services"]["airflow-apiserver"]["healthcheck"]["test"]
+        assert health[:3] == ["CMD", "curl", "--fail"] and health[3].startswith("http://localhost:8080/")
+        proc = self.start("airflow-apiserver", "--port", str(self.api_port), "--host", "127.0.0.1", airflow=True)
+        check = health[3].replace("http://localhost:8080", url)
+        for _ in range(240):
+            try:
+                if requests.get(check, timeout=5).status_code == 200:
+                    return url
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            assert proc.poll() is None, f"api-server exited:\n{self.log('airflow-apiserver')}"
+            time.sleep(0.5)
+        pytest.fail(f"{check} never answered 200:\n{self.log('airflow-apiserver')}")
 
     def log(self, service: str) -> str:
         path = self.tmp / f"{service}.log"
@@ -137,6 +172,7 @@ class ComposeOnThisMachine:
             return cur.fetchall()
 
     def cleanup(self) -> None:
+        self.replay.stop()
         for proc in self.procs:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -293,34 +329,78 @@ def test_superset_services_bootstrap_serve_import_and_run_sql_lab_asynchronously
 
 def test_airflow_apiserver_logs_the_admin_in_with_the_env_password_and_answers_its_health_check(stack):
     stack.ensure_airflow_init()
-    port = _free_port()
-    service = stack.compose["services"]["airflow-apiserver"]
-    health = service["healthcheck"]["test"]
-    assert health[:3] == ["CMD", "curl", "--fail"] and health[3].startswith("http://localhost:8080/")
-    # the official image's entrypoint runs `airflow <command>`; here on a free port, on loopback only
-    argv = ["airflow", *stack.argv("airflow-apiserver"), "--port", str(port), "--host", "127.0.0.1"]
-    log = open(stack.tmp / "airflow-apiserver.log", "w")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(argv, env=stack.env("airflow-apiserver"), cwd=stack.tmp, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    stack.procs.append(proc)
-    url = f"http://127.0.0.1:{port}"
-    check = health[3].replace("http://localhost:8080", url)
-    for _ in range(240):
-        try:
-            if requests.get(check, timeout=5).status_code == 200:
-                break
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        assert proc.poll() is None, f"api-server exited:\n{stack.log('airflow-apiserver')}"
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"{check} never answered 200:\n{stack.log('airflow-apiserver')}")
+    url = stack.start_apiserver()
     good = requests.post(f"{url}/auth/token", json={
         "username": "admin", "password": stack.secrets["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"]}, timeout=10)
     assert good.status_code in (200, 201), good.text
     token = good.json()["access_token"]
-    dags = requests.get(f"{url}/api/v2/pools/jikan_api", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    assert dags.ok and dags.json()["slots"] == 1, dags.text
+    pool = requests.get(f"{url}/api/v2/pools/jikan_api", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert pool.ok and pool.json()["slots"] == 1, pool.text
     for wrong in ("admin", "airflow", stack.secrets["ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"]):
         bad = requests.post(f"{url}/auth/token", json={"username": "admin", "password": wrong}, timeout=10)
         assert bad.status_code == 401, (wrong, bad.status_code)
+
+
+@pytest.mark.scheduler
+def test_a_snapshot_dag_runs_on_the_celery_executor_and_every_airflow_health_check_passes(stack):
+    stack.ensure_airflow_init()
+    stack.start_apiserver()
+    sched_port = _free_port()
+    tuning = {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",  # resources only: a small machine
+              "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(sched_port),
+              "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5"}
+    for name in ("airflow-dag-processor", "airflow-scheduler", "airflow-worker"):
+        stack.start(name, airflow=True, **tuning)
+    from airflow.utils.net import get_hostname
+
+    env = {**stack.env("airflow-scheduler"), **tuning}
+    dag_id = "jikan_movies"
+    deadline = time.time() + 300
+    while True:  # the dag-processor has to parse the DAG before it can be triggered
+        trig = subprocess.run(["airflow", "dags", "trigger", dag_id], env=env, capture_output=True, text=True,
+                              cwd=stack.tmp, check=False)
+        if trig.returncode == 0:
+            break
+        assert time.time() < deadline, f"cannot trigger {dag_id}:\n{trig.stderr[-2000:]}\n" \
+                                       f"{stack.log('airflow-dag-processor')}"
+        time.sleep(3)
+    state = None
+    while time.time() < deadline:
+        rows = stack.query("airflow", "SELECT state FROM dag_run WHERE dag_id = %s AND run_type = 'manual'",
+                           (dag_id,))
+        state = rows[0][0] if rows else None
+        if state in ("success", "failed"):
+            break
+        for name in ("airflow-dag-processor", "airflow-scheduler", "airflow-worker", "airflow-apiserver"):
+            assert stack.running(name), f"{name} exited:\n{stack.log(name)}"
+        time.sleep(2)
+    tis = stack.query("airflow", "SELECT task_id, state, hostname, pool FROM task_instance WHERE dag_id = %s "
+                                 "ORDER BY start_date", (dag_id,))
+    assert state == "success", f"{dag_id} ended {state}: {tis}\nworker:\n{stack.log('airflow-worker')}"
+    # the tasks ran on the Celery worker, the Jikan call inside the pool
+    assert {t[1] for t in tis} == {"success"}, tis
+    assert {t[3] for t in tis if t[0] == "extract"} == {"jikan_api"}, tis
+    rows = stack.query("anime_dashboard", "SELECT count(*) FROM core.anime_snapshots WHERE snapshot_type = 'movies'")
+    assert rows[0][0] > 0
+    assert "Task airflow.providers.celery.executors.celery_executor_utils.execute_workload" in \
+        stack.log("airflow-worker") or "execute_workload" in stack.log("airflow-worker")
+
+    # every Airflow health check of docker-compose.yaml, run as compose runs it (ports re-pointed)
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+                 "airflow-worker"):
+        test = stack.compose["services"][name]["healthcheck"]["test"]
+        if name == "airflow-triggerer":
+            stack.start(name, airflow=True, **tuning)
+            deadline = time.time() + 120
+        cmd = test[1:] if test[0] == "CMD" else ["sh", "-c", test[1]]
+        cmd = [c.replace("http://localhost:8080", f"http://127.0.0.1:{stack.api_port}")
+                .replace("http://localhost:8974", f"http://127.0.0.1:{sched_port}") for c in cmd]
+        check_env = {**stack.env(name), **tuning,
+                     "HOSTNAME": socket.gethostname() if name == "airflow-worker" else get_hostname()}
+        while True:
+            proc = subprocess.run(cmd, env=check_env, capture_output=True, text=True, cwd=stack.tmp, check=False,
+                                  timeout=120)
+            if proc.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(3)
+        assert proc.returncode == 0, f"{name}'s health check failed: {cmd}\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}"
