@@ -17,11 +17,36 @@ import pytest
 from support import PG, ROOT, RUN_TOKEN, create_database, drop_database, pg_uri
 
 
+JIKAN_LIMITER_PREFIX = f"ad_test_{RUN_TOKEN}:jikan"  # every Redis key of this run's Jikan limiters
+
+
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                                socket_connect_timeout=3, socket_timeout=3)
+
+
+def drop_jikan_limiter_keys() -> None:
+    """Remove this run's Jikan limiter keys (they also expire a minute after their last request)."""
+    import redis
+
+    try:
+        r = redis_client()
+        keys = list(r.scan_iter(match=f"{JIKAN_LIMITER_PREFIX}:*", count=1000))
+        if keys:
+            r.delete(*keys)
+        r.close()
+    except redis.exceptions.RedisError:
+        pass
+
+
 def pytest_unconfigure(config):
     import shutil
 
     if os.environ.get("AIRFLOW_HOME", "").endswith(f"ad_airflow_{RUN_TOKEN}"):
         shutil.rmtree(os.environ["AIRFLOW_HOME"], ignore_errors=True)
+    drop_jikan_limiter_keys()
 
 
 def pytest_configure(config):
@@ -35,8 +60,12 @@ def pytest_configure(config):
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        # tests pace at Jikan's 3 requests/s and back off briefly; the defaults are 1 s and 2 s
-        "ANIME_DASHBOARD_JIKAN_MIN_INTERVAL": "0.34",
+        # tests use the real rate windows (2 starts in any 1 s, 58 in any 60 s, shared through the real
+        # Redis under this run's own key; the replay enforces Jikan's 3/s and 60/min) and back off briefly
+        "ANIME_DASHBOARD_JIKAN_MIN_INTERVAL": "0",
+        "ANIME_DASHBOARD_JIKAN_PER_SECOND": "2",
+        "ANIME_DASHBOARD_JIKAN_PER_MINUTE": "58",
+        "ANIME_DASHBOARD_JIKAN_LIMITER_KEY": f"{JIKAN_LIMITER_PREFIX}:starts",
         "ANIME_DASHBOARD_JIKAN_BACKOFF_BASE": "0.05",
         "ANIME_DASHBOARD_JIKAN_BACKOFF_MAX": "2",
     })
@@ -81,13 +110,33 @@ def warehouse(warehouse_db):
 
 
 @pytest.fixture
-def replay(monkeypatch):
-    """The offline Jikan replay on a free loopback port; jikan_default points at it."""
+def jikan_limiter_key():
+    """A Redis key of its own for a Jikan rate limiter (deleted afterwards)."""
+    import uuid
+
+    import redis
+
+    key = f"{JIKAN_LIMITER_PREFIX}:{uuid.uuid4().hex[:8]}"
+    yield key
+    try:
+        r = redis_client()
+        r.delete(key)
+        r.close()
+    except redis.exceptions.RedisError:
+        pass  # Redis went away: the key expires a minute after its last request anyway
+
+
+@pytest.fixture
+def replay(monkeypatch, jikan_limiter_key):
+    """The offline Jikan replay on a free loopback port; jikan_default points at it, and the clients
+    built from the environment share a limiter key of their own, whose windows start empty like the
+    replay's."""
     from anime_dashboard.jikan.replay import JikanReplay
 
     with JikanReplay() as server:
         monkeypatch.setenv("AIRFLOW_CONN_JIKAN_DEFAULT", json.dumps(
             {"conn_type": "http", "host": server.host, "port": server.port, "schema": "http"}))
+        monkeypatch.setenv("ANIME_DASHBOARD_JIKAN_LIMITER_KEY", jikan_limiter_key)
         yield server
 
 

@@ -25,22 +25,63 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{PREFIX}{name}={raw!r} is not a number") from exc
 
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_JIKAN_LIMITER_KEY = "anime_dashboard:jikan:starts"
+
+
+def _int(name: str, default: int) -> int:
+    """A whole number >= 0 (a count), from the environment."""
+    raw = os.environ.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0 or value != int(value):
+        raise ValueError(f"{PREFIX}{name}={raw!r} must be a whole number >= 0")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class JikanSettings:
-    min_interval: float  # seconds between two request starts from one client
+    """How the Jikan client paces, retries and times out.
+
+    The rate windows default to *off* here, so a ``JikanSettings(...)`` built by hand (tests, benchmarks)
+    keeps the pacing it names; :func:`jikan_settings` (what the client uses by default) turns them on.
+    """
+
+    min_interval: float  # extra floor between two request starts of one client (0 = none; the windows pace)
     max_attempts: int  # per page, first try included
     backoff_base: float  # first back-off in seconds, doubled each retry (with jitter)
     backoff_max: float  # cap for one back-off (and for an honoured Retry-After)
     timeout: float  # connect/read timeout of one request
+    per_second: int = 0  # most request starts in any `second_span` s, over all processes (0 = no window)
+    per_minute: int = 0  # most request starts in any `minute_span` s, over all processes (0 = no window)
+    second_span: float = 1.0  # the windows' lengths in seconds (the benchmark shortens them with its clock)
+    minute_span: float = 60.0
+    limiter_key: str = DEFAULT_JIKAN_LIMITER_KEY  # Redis sorted set holding the recent request starts
+    redis_url: str = DEFAULT_REDIS_URL
+
+    @property
+    def windows(self) -> list[tuple[float, int]]:
+        """The (span, limit) windows the limiter enforces; empty when both are off."""
+        return [(span, limit) for span, limit in ((self.second_span, self.per_second),
+                                                  (self.minute_span, self.per_minute)) if limit > 0]
 
 
 def jikan_settings() -> JikanSettings:
     return JikanSettings(
-        min_interval=_float("JIKAN_MIN_INTERVAL", 1.0),
+        min_interval=_float("JIKAN_MIN_INTERVAL", 0.0),
         max_attempts=int(_float("JIKAN_MAX_ATTEMPTS", 6)),
         backoff_base=_float("JIKAN_BACKOFF_BASE", 2.0),
         backoff_max=_float("JIKAN_BACKOFF_MAX", 60.0),
         timeout=_float("JIKAN_TIMEOUT", 30.0),
+        # Jikan allows 3/s and 60/min: one below each leaves room for arrival jitter at Jikan's end
+        per_second=_int("JIKAN_PER_SECOND", 2),
+        per_minute=_int("JIKAN_PER_MINUTE", 58),
+        limiter_key=os.environ.get(PREFIX + "JIKAN_LIMITER_KEY") or DEFAULT_JIKAN_LIMITER_KEY,
+        redis_url=os.environ.get(PREFIX + "REDIS_URL") or DEFAULT_REDIS_URL,
     )
 
 

@@ -25,10 +25,15 @@ def test_the_extraction_benchmark_runs_the_four_extracts_against_the_rate_limite
     assert out.returncode == 0, out.stderr[-3000:]
     assert "## Extraction against Jikan's rate limit" in out.stdout
 
-    # the ratio is a machine-dependent figure: present and plausible, not asserted against the goal
+    # the ratio is a machine-dependent figure: present and plausible, not asserted against the goal. One
+    # pass is shorter than the 60 s window, so it is a burst under the 1 s window (2 starts a second = 2.0)
     ratio = _row(out.stdout, "achieved requests/min ÷ 60/min (ratio)")
     assert ratio[1] == "≥ 0.95"
-    assert 0.0 < float(ratio[2]) <= 1.05, ratio
+    assert 0.0 < float(ratio[2]) <= 2.05, ratio
+    # the client's limiter ran on Redis in every task, and the 15 starts never filled its 58-a-minute window
+    assert _row(out.stdout, "extract tasks on the in-process fall-back (Redis unusable)")[2] == "0"
+    minute = [c for c in out.stdout.splitlines() if c.startswith("| most admitted in any 60 s of the client's")]
+    assert len(minute) == 1 and int(minute[0].split("|")[2]) == 15, minute
 
     assert int(_row(out.stdout, "pages expected")[2]) == 15  # top 8 + airing 2 + upcoming 1 + movies 4
     assert int(_row(out.stdout, "pages stored (raw.jikan_pages)")[2]) == 15

@@ -22,6 +22,7 @@ import pytest
 
 from anime_dashboard.warehouse.roles import drop_analyst_role
 from support import PG, ROOT, RUN_TOKEN, create_database, drop_database, pg_uri
+from anime_dashboard.jikan.rate_limit import max_in_window
 from anime_dashboard.jikan.replay import JikanReplay
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
@@ -38,7 +39,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def airflow_cluster(tmp_path, warehouse_db):
+def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
+    limiter_key = jikan_limiter_key
     meta_db = create_database("ad_test_af")
     analyst = f"ad_pool_analyst_{RUN_TOKEN}"
     port = free_port()
@@ -63,9 +65,12 @@ def airflow_cluster(tmp_path, warehouse_db):
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
         "AIRFLOW_CONN_WAREHOUSE": pg_uri(warehouse_db),
-        # the session's 0.34 s pacing is 3/s with 2% to spare: on a loaded machine arrival jitter at the
-        # replay can put a 4th request into one second (a 429, retried). 0.5 s leaves room for jitter.
-        "ANIME_DASHBOARD_JIKAN_MIN_INTERVAL": "0.5",
+        # the real windows (2 starts in any 1 s, 58 in any 60 s), shared by the task processes through the
+        # real Redis under a key of this test's own; the replay enforces Jikan's 3/s and 60/min
+        "ANIME_DASHBOARD_JIKAN_MIN_INTERVAL": "0",
+        "ANIME_DASHBOARD_JIKAN_PER_SECOND": "2",
+        "ANIME_DASHBOARD_JIKAN_PER_MINUTE": "58",
+        "ANIME_DASHBOARD_JIKAN_LIMITER_KEY": limiter_key,
         "ANIME_DASHBOARD_ANALYST_USER": analyst,
         "ANIME_DASHBOARD_ANALYST_PASSWORD": secrets.token_urlsafe(16),
         "AIRFLOW_CONN_JIKAN_DEFAULT": json.dumps(
@@ -87,7 +92,8 @@ def airflow_cluster(tmp_path, warehouse_db):
         log = open(logs / f"{name}.log", "w")
         procs[name] = (subprocess.Popen([airflow, name], env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True), log)
-    cluster = {"env": env, "run": run, "replay": replay, "meta_db": meta_db, "procs": procs, "logs": logs}
+    cluster = {"env": env, "run": run, "replay": replay, "meta_db": meta_db, "procs": procs, "logs": logs,
+               "task_logs": tmp_path / "logs"}
     try:
         yield cluster
     finally:
@@ -171,6 +177,13 @@ def test_four_dags_triggered_at_once_never_call_jikan_concurrently(airflow_clust
     anime = [e for e in replay.log if e["path"] == "/v4/anime"]
     assert len(anime) >= 4 and replay.max_in_flight == 1, f"max in flight: {replay.max_in_flight}"
     assert all(e["status"] == 200 for e in anime), "a request was refused by the replay's rate limit"
+    # each extract is a task process of its own: only the starts they share through Redis keep the
+    # hand-overs inside the windows (arrival times on the replay's side, a little jitter allowed)
+    starts = [e["started"] for e in anime]
+    assert max_in_window(starts, 0.95) <= 2 and max_in_window(starts, 59.0) <= 58
+    task_logs = "\n".join(p.read_text(errors="replace") for p in cluster["task_logs"].rglob("*") if p.is_file())
+    assert "Jikan rate limiter: 2 per 1 s, 58 per 60 s" in task_logs, "the extract tasks' logs name no limiter"
+    assert "RATE LIMITER DEGRADED" not in task_logs, "an extract task fell back to in-process pacing"
     assert len(extracts) >= 4
     for (_, _, _, end), (dag_id, _, start, _) in zip(extracts, extracts[1:]):
         assert end <= start, f"extract of {dag_id} started before the previous extract ended"

@@ -1,5 +1,8 @@
-"""The Jikan client against the offline replay over real HTTP: paging, retries, back-off, give-up."""
+"""The Jikan client against the offline replay over real HTTP: paging, retries, back-off, give-up, and
+its rate windows in the real Redis."""
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -26,7 +29,9 @@ class RecordingSleep:
 
 
 def make_client(**overrides) -> tuple[JikanClient, RecordingSleep]:
-    settings = dict(min_interval=0.0, max_attempts=4, backoff_base=0.05, backoff_max=30.0, timeout=2.0)
+    """A client with short back-offs and, unless the test asks for them, no rate windows."""
+    settings = dict(min_interval=0.0, max_attempts=4, backoff_base=0.05, backoff_max=30.0, timeout=2.0,
+                    redis_url=os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"))
     settings.update(overrides)
     sleep = RecordingSleep()
     return JikanClient(settings=JikanSettings(**settings), sleep=sleep), sleep
@@ -160,12 +165,25 @@ def test_requests_are_paced_by_the_minimum_interval(replay):
     assert min(gaps) >= 0.28, gaps
 
 
-def test_pacing_keeps_a_default_paced_client_under_jikans_limit(replay):
-    # the replay enforces 3/s: at 0.34 s between starts no request may be refused
-    client, _ = make_client(min_interval=0.34)
+def test_the_window_limiter_keeps_a_client_under_jikans_limit(replay, jikan_limiter_key):
+    # the production windows (2 starts in any 1 s, 58 in any 60 s) in Redis; the replay enforces 3/s
+    client, _ = make_client(per_second=2, per_minute=58, limiter_key=jikan_limiter_key)
     list(client.iter_anime_pages(TOP, max_pages=6))
     assert [e["status"] for e in anime_requests(replay)] == [200] * 6
-    assert client.stats.rate_limited == 0
+    assert client.stats.rate_limited == 0 and client.limiter.backend == "redis"
+    starts = [e["started"] for e in anime_requests(replay)]
+    # two at once, then each pair waits for the previous pair to leave the 1 s window
+    assert starts[2] - starts[0] >= 0.95 and starts[4] - starts[2] >= 0.95, starts
+    assert starts[1] - starts[0] < 0.5, "the limiter spent the window's room on a fixed interval"
+
+
+def test_without_a_limiter_the_same_burst_is_refused(replay):
+    # the control for the test above: the replay really refuses a 4th start within 1 s
+    client, _ = make_client(max_attempts=1)
+    with pytest.raises(JikanRequestError):
+        for page in range(1, 7):
+            client.get("v4/anime", {**TOP, "page": page, "limit": 25})
+    assert [e["status"] for e in anime_requests(replay)][-1] == 429
 
 
 def test_retry_after_parses_seconds_and_http_dates():
@@ -182,12 +200,15 @@ def test_error_objects_are_told_from_envelopes():
     assert not is_error_body({"pagination": {}, "data": []})
 
 
-def test_a_new_client_waits_one_interval_so_back_to_back_tasks_stay_under_the_limit(replay):
-    # two extract tasks in a row (the pool lets one run at a time): the second one's first request
-    # must not land within Jikan's 1 s window together with the first one's last three
-    first, _ = make_client(min_interval=0.34)
-    list(first.iter_anime_pages(TOP, max_pages=3))
-    second, _ = make_client(min_interval=0.34)
-    list(second.iter_anime_pages(TOP, max_pages=3))
-    assert [e["status"] for e in anime_requests(replay)] == [200] * 6
-    assert second.stats.rate_limited == 0
+def test_back_to_back_clients_share_the_windows_through_redis(replay, jikan_limiter_key):
+    # two extract tasks in a row (the pool lets one run at a time; each is a new client, as each task is
+    # a new process): the second one's first request waits for the first one's starts to leave the window
+    first, _ = make_client(per_second=2, per_minute=58, limiter_key=jikan_limiter_key)
+    list(first.iter_anime_pages(TOP, max_pages=2))
+    second, _ = make_client(per_second=2, per_minute=58, limiter_key=jikan_limiter_key)
+    list(second.iter_anime_pages(TOP, max_pages=2))
+    assert [e["status"] for e in anime_requests(replay)] == [200] * 4
+    starts = [e["started"] for e in anime_requests(replay)]
+    assert starts[2] - starts[0] >= 0.95, starts  # a limiter of its own would have started at once
+    assert second.limiter.waited >= 0.8 and first.limiter.waited < 0.5
+    assert first.stats.rate_limited == second.stats.rate_limited == 0
