@@ -26,7 +26,7 @@ import socket
 import sys
 from urllib.parse import urlparse
 
-from anime_dashboard.settings import JIKAN_POOL
+from anime_dashboard.settings import DEFAULT_REDIS_URL, JIKAN_POOL
 from anime_dashboard.warehouse.db import connect, connection_params, query
 
 log = logging.getLogger("anime_dashboard")
@@ -56,7 +56,7 @@ def check_prerequisites() -> list[str]:
             problems.append("PostgreSQL is not reachable with AIRFLOW_CONN_WAREHOUSE "
                             f"({str(exc).strip().splitlines()[0]}); start it, e.g. "
                             "`pg_ctlcluster 15 main start`, or fix the URL")
-    redis_url = urlparse(os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    redis_url = urlparse(os.environ.get("ANIME_DASHBOARD_REDIS_URL") or DEFAULT_REDIS_URL)
     try:
         with socket.create_connection((redis_url.hostname or "127.0.0.1", redis_url.port or 6379), timeout=3) as s:
             s.sendall(b"PING\r\n")
