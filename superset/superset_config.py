@@ -3,7 +3,8 @@
 Everything secret or deployment-specific comes from the environment:
 
 - ``SUPERSET_SECRET_KEY`` (required): signs sessions and encrypts the stored database password.
-  Superset refuses to start without one; ``make run`` generates one into the git-ignored ``.env``.
+  Superset refuses to start without one, with a published default key or with one shorter than 32
+  characters; ``make run`` generates one into the git-ignored ``.env``.
 - ``ANIME_DASHBOARD_SUPERSET_DATABASE_URI``: Superset's own metadata database (a SQLite file under
   ``ANIME_DASHBOARD_SUPERSET_HOME`` by default locally, Postgres in docker-compose).
 - ``ANIME_DASHBOARD_SUPERSET_REDIS_URL``: the Redis holding every Superset cache and SQL Lab results
@@ -16,6 +17,8 @@ imported with the read-only analyst role's password by ``anime-dashboard superse
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -30,12 +33,39 @@ def _required(name: str, hint: str) -> str:
     return value
 
 
-SECRET_KEY = _required(
-    "SUPERSET_SECRET_KEY",
-    "Superset will not start with a default secret key. Generate one "
-    "(python -c 'import secrets; print(secrets.token_urlsafe(42))') and put it in .env; "
-    "`make run` does this for you.",
-)
+_SECRET_KEY_HINT = ("Generate one (python -c 'import secrets; print(secrets.token_urlsafe(42))') and put it in .env; "
+                    "`make run` (or `make compose-env`) does this for you.")
+# Published keys: Superset's own default (superset.constants.CHANGE_ME_SECRET_KEY), the one in Superset's
+# docker/.env, the example in its docs, and the pre-2.1 / Flask-AppBuilder default (as Python reads it and as
+# its source text would be pasted into .env). Superset itself only refuses the first, and only in some modes.
+_PUBLISHED_SECRET_KEYS = frozenset({
+    "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+    "TEST_NON_DEV_SECRET",
+    "YOUR_OWN_RANDOM_GENERATED_SECRET_KEY",
+    "\2\1thisismyscretkey\1\2\\e\\y\\y\\h",
+    r"\2\1thisismyscretkey\1\2\e\y\y\h",
+    "thisISaSECRET_1234",
+})
+MIN_SECRET_KEY_LENGTH = 32  # make run: token_urlsafe(42) = 56 characters; make compose-env: token_hex(24) = 48
+
+
+def _secret_key() -> str:
+    key = _required("SUPERSET_SECRET_KEY", "Superset will not start with a default secret key. " + _SECRET_KEY_HINT)
+    if key in _PUBLISHED_SECRET_KEYS or any(m in key.lower().replace("-", "_") for m in ("change_me", "changeme")):
+        raise RuntimeError("SUPERSET_SECRET_KEY is a published default key: anyone could forge sessions and read "
+                           "the stored database password. " + _SECRET_KEY_HINT)
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise RuntimeError(f"SUPERSET_SECRET_KEY is too short ({len(key)} characters; at least "
+                           f"{MIN_SECRET_KEY_LENGTH}). " + _SECRET_KEY_HINT)
+    return key
+
+
+SECRET_KEY = _secret_key()
+# Superset also ships published JWT secrets (in its config.py) for two features that stay off here:
+# GLOBAL_ASYNC_QUERIES and EMBEDDED_SUPERSET. A SUPERSET_FEATURE_* environment variable can turn a feature on
+# without this file, so neither secret is left at its default: both are derived from the secret key.
+GLOBAL_ASYNC_QUERIES_JWT_SECRET = hmac.new(SECRET_KEY.encode(), b"global-async-queries-jwt", hashlib.sha256).hexdigest()
+GUEST_TOKEN_JWT_SECRET = hmac.new(SECRET_KEY.encode(), b"guest-token-jwt", hashlib.sha256).hexdigest()
 
 _HOME = Path(os.environ.get("ANIME_DASHBOARD_SUPERSET_HOME", Path(__file__).resolve().parents[1] / ".superset"))
 SQLALCHEMY_DATABASE_URI = os.environ.get(
