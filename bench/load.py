@@ -8,13 +8,13 @@ What is loaded: the real corpus (415 Jikan objects) shaped the way the pipeline 
 (type, date) and one extract batch of 25-record pages; each type's list is made of the corpus titles its
 Jikan query returns (the replay's filters), topped up with variants of them (``k * 1_000_000 + mal_id``,
 title ``"... (synthetic #k)"``, as the history generator does) so every list is full and has distinct
-titles. The same lists recur every day, so every title gains one row per day and ``core.refresh_titles``
-sees a growing history, as in production. Default: 10 days of 2,500-title lists (100 pages) per type, so
-100,000 rows in 40 snapshots; ``--real-sizes`` uses the DAGs' sizes (``max_pages`` x 25: top 200, the others
-100, 500 rows a day), which needs 200 days for 100,000 rows, and there ``core.refresh_titles`` (it re-reads
-each loaded title's whole history) makes a run take far longer than the 10 minutes a benchmark should.
+titles. The same lists recur every day, so every title gains one row per day and the titles upkeep
+(``core.upkeep_titles``, inside the upsert) sees a growing history, as in production. Default: 10 days of
+2,500-title lists (100 pages) per type, so 100,000 rows in 40 snapshots; ``--real-sizes`` uses the DAGs'
+sizes (``max_pages`` x 25: top 200, the others 100, 500 rows a day), 200 days for 100,000 rows.
 
-Each repeat, on a scratch database with every migration and the analytics views (as the tests' warehouse):
+Each repeat, on a new scratch database with every migration and the analytics views (as the tests'
+warehouse):
 
 1. insert run: every snapshot landed in ``raw`` as 25-record Jikan pages with ``land_batch`` (what extract
    does after its HTTP calls; not timed), then timed: ``pipeline.validate`` + ``pipeline.upsert`` of every
@@ -22,8 +22,11 @@ Each repeat, on a scratch database with every migration and the analytics views 
 2. update run: validate + upsert of the same batches again, timed (what clearing / retrying those two
    tasks of the same runs does: staging is replaced, then every row is an ON CONFLICT update);
 3. baseline: one ``COPY ... FROM STDIN`` of the same 100,000 typed rows (every column of
-   ``core.anime_snapshots``, the JSONB payload included) into an UNLOGGED table without indexes, from a
-   buffer built beforehand (not timed); and, for reference, the same COPY into a logged table.
+   ``core.anime_snapshots``, the JSONB payload included) into an UNLOGGED table like it (its columns, defaults
+   and TOAST compression: lz4 for the payload since migration 005) without indexes, from a buffer built
+   beforehand (not timed); for reference, the same COPY into a logged table and, when the payload column is
+   not on the server's default compression, into an UNLOGGED table on that default (pglz: the baseline of
+   the runs before migration 005).
 
 rows/s = snapshot rows / wall time. Goal: validate + upsert >= 0.5 x COPY's rows/s (both runs). After the
 runs go through an instrumented connection (every statement, fetch and client-side JSON encoding timed
@@ -254,11 +257,15 @@ def copy_buffer(snapshots, lists, run_tag: str = "copy") -> tuple[bytes, int]:
     return out.getvalue().encode("utf-8"), rows
 
 
-def time_copy(conn, buffer: bytes, rows: int, unlogged: bool) -> float:
+def time_copy(conn, buffer: bytes, rows: int, unlogged: bool, same_compression: bool = True) -> float:
+    """COPY into a fresh table like core.anime_snapshots (its columns and defaults, no indexes or constraints);
+    same_compression: its columns' TOAST compression too (lz4 for the payload since migration 005), else the
+    server's default_toast_compression."""
     table = "bench_copy_unlogged" if unlogged else "bench_copy_logged"
     run_sql(conn, f"DROP TABLE IF EXISTS public.{table}",
             f"CREATE {'UNLOGGED ' if unlogged else ''}TABLE public.{table} "
-            "(LIKE core.anime_snapshots INCLUDING DEFAULTS)", "CHECKPOINT")
+            f"(LIKE core.anime_snapshots INCLUDING DEFAULTS{' INCLUDING COMPRESSION' if same_compression else ''})",
+            "CHECKPOINT")
     t0 = time.perf_counter()
     with conn, conn.cursor() as cur:
         cur.copy_expert(f"COPY public.{table} ({', '.join(COPY_COLUMNS)}) FROM STDIN", io.BytesIO(buffer),
@@ -271,13 +278,24 @@ def time_copy(conn, buffer: bytes, rows: int, unlogged: bool) -> float:
     return seconds
 
 
+def payload_compression(conn) -> str:
+    """TOAST compression of core.anime_snapshots.payload: lz4, pglz or default (default_toast_compression)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'core.anime_snapshots'::regclass AND attname = 'payload'")
+        code = cur.fetchone()[0]
+    conn.rollback()
+    return {"l": "lz4", "p": "pglz"}.get(code, "default")
+
+
 def timed_run(conn, snapshots, batches, expect: str) -> dict:
     """The timed validate + upsert of every batch, instrumented."""
     run_sql(conn, "ANALYZE", "CHECKPOINT")
     PROFILE.seconds.clear()
+    PROFILE.calls.clear()
     with instrumented():
         run = validate_and_upsert(conn, snapshots, batches, expect)
-    return {**run, "profile": dict(PROFILE.seconds)}
+    return {**run, "profile": dict(PROFILE.seconds), "upkeep_calls": list(PROFILE.calls["sql:upkeep_titles"])}
 
 
 def one_repeat(dbname: str, snapshots, lists, buffer: bytes, rows: int, logged_copy: bool) -> dict[str, dict]:
@@ -293,6 +311,9 @@ def one_repeat(dbname: str, snapshots, lists, buffer: bytes, rows: int, logged_c
                "copy": {"rows": rows, "seconds": time_copy(conn, buffer, rows, unlogged=True)}}
         if logged_copy:
             out["copy_logged"] = {"rows": rows, "seconds": time_copy(conn, buffer, rows, unlogged=False)}
+        if payload_compression(conn) != "default":  # the baseline as it was before migration 005
+            out["copy_default"] = {"rows": rows, "seconds": time_copy(conn, buffer, rows, unlogged=True,
+                                                                     same_compression=False)}
     finally:
         conn.close()
     return out
@@ -306,14 +327,17 @@ def one_repeat(dbname: str, snapshots, lists, buffer: bytes, rows: int, logged_c
 class Profile:
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, list[float]] = defaultdict(list)  # statements: each call, in order
         self.names: dict[str, str] = {}
 
     def add(self, key: str, seconds: float) -> None:
         self.seconds[key] += seconds
+        if key.startswith("sql:"):
+            self.calls[key].append(seconds)
 
     def statement(self, sql) -> str:
-        if isinstance(sql, bytes):  # execute_values: the composed statement, megabytes; look at its start
-            return "insert_staged_records" if sql.startswith(b"INSERT INTO core.staged_records") else "other SQL"
+        if isinstance(sql, bytes):  # execute_values: the composed statement; look at its start
+            return "insert_rejects" if sql.startswith(b"INSERT INTO core.rejects") else "other SQL"
         return self.names.get(sql, "other SQL")
 
 
@@ -321,7 +345,14 @@ PROFILE = Profile()
 
 
 class TimingCursor(psycopg2.extensions.cursor):
-    """Times every execute / fetchall / mogrify (the client-side JSON encoding of execute_values)."""
+    """Times every execute / copy_expert / fetchall / mogrify (client-side encoding of execute_values)."""
+
+    def copy_expert(self, sql, file, size=8192):
+        t0 = time.perf_counter()
+        try:
+            return super().copy_expert(sql, file, size)
+        finally:
+            PROFILE.add("sql:" + PROFILE.statement(sql), time.perf_counter() - t0)
 
     def execute(self, sql, args=None):
         t0 = time.perf_counter()
@@ -352,9 +383,9 @@ def instrumented():
     from anime_dashboard import pipeline
     from anime_dashboard.warehouse import db
 
-    for name in ("clear_batch_validation", "insert_rejects", "upsert_snapshot", "remove_dropped_titles",
-                 "refresh_snapshot_catalog", "refresh_titles", "upsert_run_metrics", "select_batch",
-                 "select_batch_pages"):
+    for name in ("clear_batch_validation", "copy_staged_records", "insert_rejects", "upsert_snapshot",
+                 "remove_dropped_titles", "refresh_snapshot_catalog", "upkeep_titles", "upsert_run_metrics",
+                 "select_batch", "select_batch_records", "select_batch_objects"):
         PROFILE.names[db.query(name)] = name
     saved = {n: getattr(pipeline, n) for n in ("AnimeRecord", "stage_batch", "load_snapshot", "read_batch",
                                                "iter_batch_records")}
@@ -407,20 +438,22 @@ def instrumented():
 def breakdown(run: dict, p: dict[str, float]) -> list[tuple[str, float]]:
     """The run's wall time split into steps (seconds), from the instrumented counters."""
     g = lambda k: p.get(k, 0.0)  # noqa: E731
-    stage_sql = g("sql:clear_batch_validation") + g("sql:insert_staged_records") + g("sql:insert_rejects")
+    stage_sql = g("sql:clear_batch_validation") + g("sql:copy_staged_records") + g("sql:insert_rejects")
     load_sql = sum(g("sql:" + n) for n in ("upsert_snapshot", "remove_dropped_titles", "refresh_snapshot_catalog",
-                                           "refresh_titles", "upsert_run_metrics"))
+                                           "upkeep_titles", "upsert_run_metrics"))
     parts = [
-        ("validate: read raw pages (query + JSON decode in fetchall)", g("fn:iter_batch_records")),
+        ("validate: read the records, cut to the validated keys by the server (query + JSON decode)",
+         g("fn:iter_batch_records")),
         ("validate: pydantic `AnimeRecord.model_validate`", g("fn:model_validate")),
         ("validate: `snapshot_columns()`", g("fn:snapshot_columns")),
-        ("validate: stage, client JSON encoding (`Json` in `execute_values`' mogrify)", g("mogrify")),
-        ("validate: stage, `DELETE` previous staging + `INSERT` staged_records (server)", stage_sql),
-        ("validate: stage, commit + rest of `stage_batch`", g("fn:stage_batch") - stage_sql - g("mogrify")),
-        ("upsert: `upsert_snapshot` (INSERT ... ON CONFLICT from staging)", g("sql:upsert_snapshot")),
+        ("validate: stage, `DELETE` previous staging + `COPY` staged_records (server)", stage_sql),
+        ("validate: stage, COPY text of the typed records (client JSON encoding) + commit",
+         g("fn:stage_batch") - stage_sql),
+        ("upsert: `upsert_snapshot` (INSERT ... ON CONFLICT from staging, payload from raw pages)",
+         g("sql:upsert_snapshot")),
         ("upsert: `remove_dropped_titles`", g("sql:remove_dropped_titles")),
         ("upsert: `core.refresh_snapshot` (catalog)", g("sql:refresh_snapshot_catalog")),
-        ("upsert: `core.refresh_titles` (titles + tags upkeep)", g("sql:refresh_titles")),
+        ("upsert: `core.upkeep_titles` (titles + tags upkeep)", g("sql:upkeep_titles")),
         ("upsert: `upsert_run_metrics`", g("sql:upsert_run_metrics")),
         ("upsert: commit + rest of `load_snapshot`", g("fn:load_snapshot") - load_sql),
         ("both: `read_batch` (twice a batch)", g("fn:read_batch")),
@@ -441,25 +474,31 @@ def median_profiles(results: list[dict]) -> dict[str, tuple[dict, list]]:
 
 
 def pure_costs(lists) -> dict[str, float]:
-    """Microseconds a record for the client-side steps alone (no database): pydantic, JSON encode/decode."""
+    """Microseconds a record for the client-side steps alone (no database): what validate does now (decode
+    the record cut to the validated keys, pydantic, encode the typed columns for staging) and, for
+    comparison, the JSON round trip of the whole object that validate did before."""
     from anime_dashboard.models import AnimeRecord
+    from anime_dashboard.pipeline import VALIDATED_KEYS
+
+    def per_record(fn, items) -> float:
+        t0 = time.perf_counter()
+        for item in items:
+            fn(item)
+        return (time.perf_counter() - t0) / len(items) * 1e6
 
     records = [r for rs in lists.values() for r in rs]
+    cut = [{k: v for k, v in r.items() if k in VALIDATED_KEYS} for r in records]
+    typed = [AnimeRecord.model_validate(r).snapshot_columns() for r in cut]
+    encoded_cut = [json.dumps(r) for r in cut]
     encoded = [json.dumps(r) for r in records]
-    out = {}
-    t0 = time.perf_counter()
-    for r in records:
-        AnimeRecord.model_validate(r).snapshot_columns()
-    out["pydantic model_validate + snapshot_columns"] = (time.perf_counter() - t0) / len(records) * 1e6
-    t0 = time.perf_counter()
-    for s in encoded:
-        json.loads(s)
-    out["json.loads of the payload"] = (time.perf_counter() - t0) / len(records) * 1e6
-    t0 = time.perf_counter()
-    for r in records:
-        json.dumps(r)
-    out["json.dumps of the payload"] = (time.perf_counter() - t0) / len(records) * 1e6
-    return out
+    return {
+        "json.loads of the cut-down record": per_record(json.loads, encoded_cut),
+        "pydantic model_validate + snapshot_columns": per_record(
+            lambda r: AnimeRecord.model_validate(r).snapshot_columns(), cut),
+        "json.dumps of the typed columns": per_record(json.dumps, typed),
+        "json.loads of the whole object (validate did this before)": per_record(json.loads, encoded),
+        "json.dumps of the whole object (staging did this before)": per_record(json.dumps, records),
+    }
 
 
 # --------------------------------------------------------------------------
@@ -469,7 +508,7 @@ def pure_costs(lists) -> dict[str, float]:
 
 def summarize(repeats: list[dict]) -> dict[str, dict]:
     out = {}
-    for key in ("insert", "update", "copy", "copy_logged"):
+    for key in ("insert", "update", "copy", "copy_logged", "copy_default"):
         if key not in repeats[0]:
             continue
         rates = [r[key]["rows"] / r[key]["seconds"] for r in repeats]
@@ -487,7 +526,9 @@ def table(s: dict[str, dict], repeats: int) -> list[str]:
     labels = {"insert": "validate + upsert, insert run (every row new)",
               "update": "validate + upsert, rerun (every row an update)",
               "copy": "**baseline**: COPY into an UNLOGGED table (no indexes)",
-              "copy_logged": "reference: COPY into a logged table (no indexes)"}
+              "copy_logged": "reference: COPY into a logged table (no indexes)",
+              "copy_default": "reference: COPY into an UNLOGGED table, payload in the server's default "
+                              "compression (pglz; the baseline before migration 005)"}
     lines = [f"| run | rows | wall time (median) | rows/s median | rows/s min–max ({repeats} repeats) "
              "| × COPY (goal ≥ 0.5) |", "|---|---:|---:|---:|---:|---:|"]
     for key, label in labels.items():
@@ -512,6 +553,19 @@ def profile_lines(profiles: dict[str, tuple[dict, list]]) -> list[str]:
     return lines
 
 
+def upkeep_by_day(profiles: dict[str, tuple[dict, list]], per_day: int) -> list[str]:
+    """`core.upkeep_titles` per snapshot, day by day (median of the day's snapshots), for both runs: flat when
+    the upkeep does not depend on the history (the recomputation it replaced grew with every day)."""
+    out = []
+    for kind, label in (("inserted", "insert run"), ("updated", "update rerun")):
+        calls = profiles[kind][0].get("upkeep_calls") or []
+        days = [calls[i:i + per_day] for i in range(0, len(calls), per_day)]
+        if days:
+            out.append(f"{label}: " + ", ".join(f"day {d} {statistics.median(c) * 1000:.0f}"
+                                                for d, c in enumerate(days, start=1)))
+    return ["`core.upkeep_titles` per snapshot, ms (median of each day's snapshots): " + "; ".join(out) + "."]
+
+
 def analysis(s: dict, profiles: dict, pure: dict[str, float], server: dict[str, str]) -> list[str]:
     copy = s["copy"]["median"]
     out = []
@@ -522,7 +576,13 @@ def analysis(s: dict, profiles: dict, pure: dict[str, float], server: dict[str, 
         else:
             out.append(f"- {what}: **{ratio:.2f} × COPY — goal missed**: {s[key]['median']:,.0f} rows/s against "
                        f"the {GOAL * copy:,.0f} needed, {GOAL / ratio:.1f}× too slow "
-                       f"(wall time {s[key]['seconds']:.1f} s, {GOAL * s[key]['rows'] / copy:.1f} s allowed).")
+                       f"(wall time {s[key]['seconds']:.1f} s, {s[key]['rows'] / (GOAL * copy):.1f} s allowed).")
+    if "copy_default" in s:
+        pglz = s["copy_default"]["median"]
+        out.append(f"- Against COPY with the payload on the server's default compression (pglz, the baseline "
+                   f"before migration 005, {pglz:,.0f} rows/s): insert run {s['insert']['median'] / pglz:.2f} ×, "
+                   f"update rerun {s['update']['median'] / pglz:.2f} ×; lz4 makes that COPY "
+                   f"{copy / pglz:.1f}× faster.")
     for kind, label in (("inserted", "insert run"), ("updated", "update rerun")):
         run, parts = profiles[kind]
         top = sorted(parts, key=lambda p: -p[1])[:3]
@@ -543,6 +603,7 @@ def server_settings(dbname: str) -> dict[str, str]:
             settings = dict(cur.fetchall())
             cur.execute("SHOW server_version")
             settings = {"server_version": cur.fetchone()[0].split()[0], **settings}
+        settings["core.anime_snapshots.payload compression"] = payload_compression(conn)
     finally:
         conn.close()
     return settings
@@ -577,15 +638,15 @@ def main(argv: list[str] | None = None) -> int:
     buffer_s = time.perf_counter() - t0
     assert copy_rows == rows
     results = []
-    with scratch_database(args.keep) as dbname:
-        server = server_settings(dbname)
-        for i in range(repeats):
+    for i in range(repeats):  # each repeat on a new database: no statistics or bloat from the one before
+        with scratch_database(args.keep and i == repeats - 1) as dbname:
+            server = server_settings(dbname)
             r = one_repeat(dbname, snapshots, lists, buffer, rows, logged_copy=not args.no_logged_copy)
-            results.append(r)
-            print(f"[{i + 1}/{repeats}] " + ", ".join(
-                f"{k} {v['rows'] / v['seconds']:,.0f} rows/s ({v['seconds']:.2f} s"
-                + (f", landing {v['land_s']:.1f} s not timed" if "land_s" in v else "") + ")"
-                for k, v in r.items()), flush=True)
+        results.append(r)
+        print(f"[{i + 1}/{repeats}] " + ", ".join(
+            f"{k} {v['rows'] / v['seconds']:,.0f} rows/s ({v['seconds']:.2f} s"
+            + (f", landing {v['land_s']:.1f} s not timed" if "land_s" in v else "") + ")"
+            for k, v in r.items()), flush=True)
     profiles = median_profiles(results)
     pure = pure_costs(lists)
     s = summarize(results)
@@ -603,17 +664,19 @@ def main(argv: list[str] | None = None) -> int:
              "retried validate + upsert of the same runs): every row an update. Baseline: one "
              f"`COPY FROM STDIN` of the same {rows:,} typed rows (every column of `core.anime_snapshots`, JSONB "
              f"payload included) from a buffer built beforehand ({buffer_s:.1f} s, not timed), into a fresh "
-             "table without indexes. Scratch database with every migration and the analytics views; "
-             "`ANALYZE` + `CHECKPOINT` before each timed step.", ""]
+             "table like `core.anime_snapshots` (columns, defaults and TOAST compression: the payload is "
+             f"{server['core.anime_snapshots.payload compression']}) without indexes. Each repeat on a new scratch "
+             "database with every migration and the analytics views; `ANALYZE` + `CHECKPOINT` before each timed "
+             "step.", ""]
     lines += table(s, repeats)
     lines += ["", "Split of the median run (seconds): insert run validate "
               f"{s['insert']['validate_s']:.1f} + upsert {s['insert']['upsert_s']:.1f}; update rerun validate "
               f"{s['update']['validate_s']:.1f} + upsert {s['update']['upsert_s']:.1f}."]
-    lines += ["", "Where the time goes, median repeat of each run: every statement, fetch and client-side "
-              "`mogrify` (JSON encoding) of the connection timed by its cursor class, and the pydantic / staging / "
-              "loading functions wrapped with timers for the measured runs (about 2 µs a record of "
-              "overhead, well under 1% of the run):", ""]
+    lines += ["", "Where the time goes, median repeat of each run: every statement (COPY included) and fetch of the "
+              "connection timed by its cursor class, and the pydantic / staging / loading functions wrapped with "
+              "timers for the measured runs (about 2 µs a record of overhead, around 1% of the run):", ""]
     lines += profile_lines(profiles)
+    lines += [""] + upkeep_by_day(profiles, len(lists))
     lines += ["", "### Analysis", ""] + analysis(s, profiles, pure, server)
     section = "\n".join(lines)
     print(section)
@@ -629,43 +692,64 @@ def main(argv: list[str] | None = None) -> int:
 
 # What the figures mean and what would fix the gap: written from a run of this script, kept with it so
 # the report says it each time (the measured figures above it are regenerated).
-FINDINGS = """### Why the goal is missed, and what would fix it (ours; the pipeline is not changed here)
+FINDINGS = """### What changed since the 0.08 run, and why the goal is still missed
 
-- **The baseline is already JSON-bound.** Every row carries the ~4.4 KB Jikan object as JSONB: COPY spends
-  its time parsing JSONB and pglz-compressing it into TOAST, not in WAL (the logged COPY is close to the
-  unlogged one). With `lz4` TOAST compression the same COPY ran about 2x faster in a probe on this machine.
-- **validate + upsert writes each object twice and sends it through Python once more.** validate reads the
-  raw pages back (the server sends the JSONB as text, psycopg2 `json.loads` it), runs pydantic, then
-  `json.dumps` the record *and the whole payload* again for `execute_values` into `core.staged_records`,
-  where the server parses and compresses the payload a second time: that staging INSERT alone is about one
-  COPY's worth of server work. The upsert then writes the row a third time (into `core.anime_snapshots`).
-  So even with no upkeep at all the pipeline does about twice COPY's server work plus a client JSON round
-  trip per row: below 0.5 x COPY by construction, before any titles upkeep.
-- **`core.refresh_titles` grows with history.** For each batch it recomputes every loaded title from *all*
-  of its snapshot rows (DISTINCT ON over its history, aggregates, then delete + insert of its tags), so a
-  batch costs titles x days of history and the daily load gets slower every day (the rerun, where every
-  title already has all its rows, pays most). At the DAGs' list sizes (500 rows a day) it is the largest
-  step by 40 days (`--real-sizes --days 40`), and the dashboard-query benchmark in this file measures it at about
-  0.5 s per 200-title upsert at 1 year of history and 2 s at 3 years.
+The run before these changes (2026-11-24 19:28 UTC, same script, 2 repeats): insert run 439 rows/s, rerun
+398 rows/s, 0.08 x COPY (5,243 rows/s, pglz); `core.refresh_titles` took 59% and 70% of the time, staging
+the payload a second time 14%, the client JSON round trip of the payload another 14%.
+Changes (migration `005_incremental_load.sql`, the upsert and validate queries, `warehouse/*.py`):
 
-Fixes, in order of effect:
+1. **Incremental titles upkeep.** `core.upkeep_titles` updates each upserted title from its stored
+   `core.titles` row and the row just written: first/last seen least/greatest, +1 snapshot and the type for
+   a new row, synthetic and-ed; attributes and tags re-picked from the title's rows of the batch date only
+   when that date is on or after its last_seen (with `refresh_titles`' tie-break), tags only compared when
+   the latest row's tag arrays can differ. New titles and titles that lost a row (a rerun with a shorter
+   list) still go through `core.refresh_titles`. Every lookup is a per-title index probe and the function
+   takes an advisory lock, so concurrent upserts of the four DAGs see each other's titles. Its cost no longer
+   grows with history (the per-day line above: day 1 is every title's first load, which inserts the titles
+   and their tags). `tests/integration/test_incremental_load.py` checks after every one of ~50 loads
+   (out-of-order dates, reruns, removals, ties across types, synthetic rows, two upserts at once) that
+   `core.titles` and `core.title_tags` equal a from-scratch recomputation.
+2. **The Jikan object no longer goes through Python.** validate asks the server for each record without the
+   keys the model does not read (those of the batch's first page, dropped with `jsonb - text[]`: ~1.3 KB
+   instead of ~4.4 KB to send and decode), stages the typed columns with COPY plus the object's place (page,
+   item), and the upsert takes the object from `raw.jikan_pages`; rejects are re-validated whole for their
+   stored errors. A test checks that staging and
+   rejects are exactly what validating every whole object gives.
+3. **lz4 TOAST compression** for the JSONB columns holding Jikan objects (payloads, raw pages).
 
-1. **Incremental titles upkeep** in `load_snapshot`: in the normal case (the batch's date is on or after the
-   title's `last_seen`) update `core.titles` / `core.title_tags` from the batch's own rows (attributes and
-   tags from the new row, `last_seen` = the date, `first_seen` = least, `snapshots` + 1 for an inserted
-   row, `snapshot_types` unioned), keeping the tie-break of `refresh_titles` for several types on one date;
-   call `core.refresh_titles` only for removed titles and back-dated loads. Upkeep becomes O(batch)
-   instead of O(batch x history).
-2. **Do not round-trip the payload through Python.** Stage only the typed record plus where the object is
-   (page, index in page) and let `upsert_snapshot` take the payload from `raw.jikan_pages`
-   (`jsonb_array_elements(body -> 'data') WITH ORDINALITY`), or at least write staging with COPY instead of
-   `execute_values`: this drops the client `json.dumps` of the payload and the second JSONB parse + compress
-   on the server (the staging INSERT), and halves what staging stores.
-3. **`lz4` TOAST compression** for the JSONB columns (`ALTER TABLE ... ALTER COLUMN payload SET COMPRESSION
-   lz4`, PostgreSQL >= 14, server built with lz4 as this one is): about 2x on every JSONB write, for the
-   pipeline and COPY alike (absolute speed, not the ratio).
-4. Smaller: a faster JSON codec for psycopg2 (`register_default_jsonb(loads=...)`, `Json(dumps=...)`) if a
-   dependency such as orjson is acceptable; pydantic itself is a small share.
+Smaller: a rerun keeps an unchanged object's stored TOAST value instead of writing it again;
+`remove_dropped_titles` no longer reads staging (on stale statistics its anti-join read the batch's whole
+staging once per row, 0.4 s a snapshot in a trial run); each repeat of this script runs on a new database.
+
+Why the goal is still missed:
+
+- **The baseline got faster too.** lz4 makes the same COPY about 1.9x faster (compressing the JSONB was
+  most of COPY's own work), and the baseline uses the table's own column compression. Against COPY as it
+  was measured before (pglz, the reference row), the pipeline is at about 0.7x and would meet the goal;
+  against a like-for-like COPY it is at about 0.4x: 1.3x too slow.
+- **What is left is real work in every step**, per row and roughly in the shares of the table above:
+  reading the records back (the server expands each page and drops the unread keys, the client decodes
+  the rest), pydantic, staging (JSON of the typed columns, COPY into a table with two unique indexes and a
+  foreign key), the upsert's INSERT (what COPY does, compressing the object into TOAST, plus two indexes, a
+  foreign-key check and ON CONFLICT), and the titles upkeep, which rewrites one `core.titles` row per title
+  and day because last_seen and the count change every day. COPY does only the row-writing part of this:
+  within 0.5x the pipeline may spend twice COPY's time on everything, and the upsert's INSERT alone costs
+  most of one COPY.
+
+What would close the gap (design changes, not made here):
+
+1. Stage typed columns instead of the JSON `record`: no JSON encoding on the client, no JSONB parsing in
+   the staging COPY, no `jsonb_populate_record` in the upsert (roughly half of staging, a tenth of the
+   upsert). The JSON record is a contract other code relies on (a test edits it to make an upsert fail).
+2. validate + upsert as one task (one transaction, validated rows straight into the upsert): no staging
+   round trip and one page expansion instead of two. It changes the DAG: today validate can be cleared and
+   rerun on its own, and a failed reject-share check leaves the stored snapshot untouched before any upsert.
+3. Reruns: a `fillfactor` below 100 on `core.anime_snapshots` would make the rerun's updates HOT (no new
+   index entries), for about 10% more space over the whole history.
+4. Titles: if first/last seen and the count were not stored per title but computed where they are read, a
+   daily load would only write the titles whose attributes change (a schema change, and a cost moved to the
+   analytics views).
 """
 
 

@@ -11,13 +11,13 @@ import logging
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from anime_dashboard.jikan.client import JikanClient
 from anime_dashboard.models import AnimeRecord, validation_errors
 from anime_dashboard.snapshots import SnapshotType
 from anime_dashboard.warehouse.load import load_snapshot
-from anime_dashboard.warehouse.raw import iter_batch_records, land_batch, read_batch
+from anime_dashboard.warehouse.raw import batch_objects, iter_batch_records, land_batch, read_batch
 from anime_dashboard.warehouse.staging import stage_batch
 
 log = logging.getLogger(__name__)
@@ -72,28 +72,58 @@ def extract(snapshot: SnapshotType, *, conn, dag_id: str, run_id: str, snapshot_
             "received": received, **client.stats.as_dict()}
 
 
+def validated_keys(model: type[BaseModel] = AnimeRecord) -> frozenset[str] | None:
+    """The top-level keys ``model`` reads from a record, or None when a record must be validated whole.
+
+    Keys outside them are extras, which the model keeps (``extra="allow"``) or drops (``"ignore"``) but
+    never validates, so validating the record cut down to these keys accepts and rejects exactly what the
+    whole record would (rejects are re-validated whole, for their stored errors). With ``extra="forbid"``
+    or an alias that is not a plain key, extras with a declared type (validated), or a model validator
+    (it sees the whole record), every key may matter: None.
+    """
+    if (model.model_config.get("extra") == "forbid" or model.__pydantic_decorators__.model_validators
+            or "__pydantic_extra__" in getattr(model, "__annotations__", {})):
+        return None
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        aliases = [info.alias, info.validation_alias]
+        if any(a is not None and not isinstance(a, str) for a in aliases):
+            return None
+        keys.update(a for a in [name, *aliases] if a)
+    return frozenset(keys)
+
+
+VALIDATED_KEYS = validated_keys()
+
+
+def _mal_id_of(raw: Any) -> int | None:
+    mal_id = raw.get("mal_id") if isinstance(raw, dict) else None
+    return (mal_id if isinstance(mal_id, int) and not isinstance(mal_id, bool) and 0 < mal_id < 2**31
+            else None)
+
+
 def validate(batch_id: int, *, conn, max_reject_share: float) -> dict[str, Any]:
     batch = read_batch(conn, batch_id)
     valid: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
+    failed: list[tuple[int, int, ValidationError]] = []
     seen: set[int] = set()
     received = duplicates = 0
-    for page, raw in iter_batch_records(conn, batch_id):
+    # the records as the server cuts them to what validation reads: the Jikan objects themselves stay in
+    # raw.jikan_pages, where the upsert takes them from (by page and item)
+    for page, item, raw in iter_batch_records(conn, batch_id, keys=VALIDATED_KEYS):
         received += 1
         try:
             record = AnimeRecord.model_validate(raw)
         except ValidationError as exc:
-            mal_id = raw.get("mal_id") if isinstance(raw, dict) else None
-            rejects.append({"page": page, "payload": raw, "errors": validation_errors(exc),
-                            "mal_id": mal_id if isinstance(mal_id, int) and not isinstance(mal_id, bool)
-                            and 0 < mal_id < 2**31 else None})
+            failed.append((page, item, exc))
             continue
         if record.mal_id in seen:  # Jikan repeats titles across pages: the first place counts
             duplicates += 1
             continue
         seen.add(record.mal_id)
-        valid.append({"mal_id": record.mal_id, "list_position": len(valid) + 1,
-                      "record": record.snapshot_columns(), "payload": raw})
+        valid.append({"mal_id": record.mal_id, "list_position": len(valid) + 1, "page": page, "item": item,
+                      "record": record.snapshot_columns()})
+    rejects = _rejects(conn, batch_id, failed)
     stage_batch(conn, batch, valid, rejects)
     result = {"batch_id": batch_id, "received": received, "valid": len(valid),
               "duplicates": duplicates, "rejected": len(rejects)}
@@ -108,6 +138,21 @@ def validate(batch_id: int, *, conn, max_reject_share: float) -> dict[str, Any]:
             f"more than the allowed {max_reject_share:.1%} (ANIME_DASHBOARD_MAX_REJECT_SHARE); they are in "
             f"core.rejects with batch_id={batch_id}")
     return result
+
+
+def _rejects(conn, batch_id: int, failed: list[tuple[int, int, ValidationError]]) -> list[dict[str, Any]]:
+    """The failed records whole, with their errors as validating the whole record reports them."""
+    objects = batch_objects(conn, batch_id, [(page, item) for page, item, _ in failed])
+    rejects = []
+    for page, item, exc in failed:
+        raw = objects[(page, item)]
+        try:
+            AnimeRecord.model_validate(raw)
+        except ValidationError as whole:
+            exc = whole  # the same failure; its messages may quote the whole record
+        rejects.append({"page": page, "payload": raw, "errors": validation_errors(exc),
+                        "mal_id": _mal_id_of(raw)})
+    return rejects
 
 
 def upsert(batch_id: int, *, conn, run_id: str) -> dict[str, Any]:

@@ -1,4 +1,6 @@
 -- Staged records of one batch -> core.anime_snapshots for (snapshot_type, snapshot_date).
+-- The typed columns come from staging, the Jikan object (payload) straight from raw.jikan_pages by its place
+-- (page, item): it never goes through the client again.
 -- Returns one row per title: its mal_id, and inserted = true for a new row, false for an update.
 INSERT INTO core.anime_snapshots AS s (
     snapshot_type, snapshot_date, mal_id, list_position, title, title_english, title_japanese, type,
@@ -10,9 +12,29 @@ SELECT %(snapshot_type)s, %(snapshot_date)s, r.mal_id, st.list_position, r.title
        r.duration, r.rating, r.score, r.scored_by, r.rank, r.popularity, r.members, r.favorites,
        r.season, r.year, coalesce(r.genres, '{}'), coalesce(r.themes, '{}'),
        coalesce(r.demographics, '{}'), coalesce(r.studios, '{}'), st.payload, st.batch_id, %(run_id)s
-FROM core.staged_records st
+FROM (
+    -- every page of the batch expanded once, each object matched to its staged record by place; OFFSET 0
+    -- keeps that lookup a per-object index probe (staged_records_place_idx), so no plan (whatever the
+    -- statistics say) can expand a page again for every record on it
+    SELECT st.batch_id, st.mal_id, st.list_position, st.record, o.obj AS payload
+    FROM raw.jikan_pages p
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN jsonb_typeof(p.body -> 'data') = 'array' THEN p.body -> 'data' ELSE '[]' END
+    ) WITH ORDINALITY AS o (obj, item)
+    CROSS JOIN LATERAL (
+        SELECT st.batch_id, st.mal_id, st.list_position, st.record
+        FROM core.staged_records st
+        WHERE st.batch_id = p.batch_id AND st.page = p.page AND st.item = o.item AND st.payload IS NULL
+        OFFSET 0
+    ) AS st
+    WHERE p.batch_id = %(batch_id)s
+    UNION ALL
+    -- rows staged before migration 005 carry the object themselves
+    SELECT st.batch_id, st.mal_id, st.list_position, st.record, st.payload
+    FROM core.staged_records st
+    WHERE st.batch_id = %(batch_id)s AND st.payload IS NOT NULL
+) AS st
 CROSS JOIN LATERAL jsonb_populate_record(NULL::core.anime_snapshots, st.record) AS r
-WHERE st.batch_id = %(batch_id)s
 ON CONFLICT (snapshot_type, snapshot_date, mal_id) DO UPDATE SET
     list_position  = EXCLUDED.list_position,
     title          = EXCLUDED.title,
@@ -39,7 +61,8 @@ ON CONFLICT (snapshot_type, snapshot_date, mal_id) DO UPDATE SET
     themes         = EXCLUDED.themes,
     demographics   = EXCLUDED.demographics,
     studios        = EXCLUDED.studios,
-    payload        = EXCLUDED.payload,
+    -- an unchanged object keeps its stored (compressed, TOASTed) value instead of being written again
+    payload        = CASE WHEN s.payload = EXCLUDED.payload THEN s.payload ELSE EXCLUDED.payload END,
     batch_id       = EXCLUDED.batch_id,
     run_id         = EXCLUDED.run_id,
     updated_at     = now()

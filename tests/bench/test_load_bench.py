@@ -25,4 +25,4 @@ def test_the_load_benchmark_measures_insert_update_and_copy_at_smoke_size(wareho
         rates[key] = int(row.group(2).replace(",", ""))
     assert all(rate > 0 for rate in rates.values()), rates
     assert "rows/s" in out.stdout and "× COPY" in out.stdout
-    assert "`core.refresh_titles`" in out.stdout  # the step breakdown is there
+    assert "`core.upkeep_titles`" in out.stdout  # the step breakdown is there

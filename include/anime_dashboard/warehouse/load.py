@@ -1,7 +1,8 @@
 """The upsert of one staged batch into ``core.anime_snapshots``, atomically with what depends on it.
 
 In the same transaction: the snapshot catalog (``core.snapshots``), the titles it touches
-(``core.titles`` and the ``core.title_tags`` bridge) and the run's metrics.
+(``core.titles`` and the ``core.title_tags`` bridge, kept incrementally by ``core.upkeep_titles`` from the
+rows just written) and the run's metrics.
 """
 from __future__ import annotations
 
@@ -33,11 +34,11 @@ def load_snapshot(conn, batch: dict[str, Any], run_id: str) -> LoadResult:
         cur.execute(query("upsert_snapshot"), params)
         upserted = cur.fetchall()
         flags = [inserted for _, inserted in upserted]
-        cur.execute(query("remove_dropped_titles"), params)
+        cur.execute(query("remove_dropped_titles"), {**params, "mal_ids": [mal_id for mal_id, _ in upserted]})
         removed_ids = [row[0] for row in cur.fetchall()]
         result = LoadResult(inserted=sum(flags), updated=len(flags) - sum(flags), removed=len(removed_ids))
         cur.execute(query("refresh_snapshot_catalog"), params)
-        cur.execute(query("refresh_titles"),
-                    {"mal_ids": sorted({mal_id for mal_id, _ in upserted} | set(removed_ids))})
+        cur.execute(query("upkeep_titles"), {**params, "mal_ids": [mal_id for mal_id, _ in upserted],
+                                             "inserted": flags, "removed": removed_ids})
         cur.execute(query("upsert_run_metrics"), {**params, **result.as_dict(), "outcome": "success"})
     return result

@@ -1,7 +1,7 @@
 """Landing Jikan pages in ``raw`` exactly as received, and reading them back."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -41,11 +41,28 @@ def read_batch(conn, batch_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-def iter_batch_records(conn, batch_id: int) -> Iterator[tuple[int, Any]]:
-    """(page, record) for every record of every page of the batch, in the order Jikan listed them."""
+def iter_batch_records(conn, batch_id: int,
+                       keys: Collection[str] | None = None) -> Iterator[tuple[int, int, Any]]:
+    """(page, item, record) for every record of every page of the batch, in the order Jikan listed them.
+
+    ``item`` is the record's 1-based place in its page's ``data``. With ``keys`` (the keys validation
+    reads), the server drops from each object the other keys found on the batch's first page (images,
+    synopsis, trailer, ...), so most of each Jikan object is neither sent nor decoded; a key that only
+    later pages have comes along, ignored by validation like any key it does not read. ``None``: whole
+    records.
+    """
     with conn.cursor() as cur:
-        cur.execute(query("select_batch_pages"), {"batch_id": batch_id})
-        for page, body in cur.fetchall():
-            data = body.get("data") if isinstance(body, dict) else None
-            for record in data or []:
-                yield page, record
+        cur.execute(query("select_batch_records"),
+                    {"batch_id": batch_id, "keys": sorted(keys) if keys is not None else None})
+        yield from cur.fetchall()
+
+
+def batch_objects(conn, batch_id: int, places: Collection[tuple[int, int]]) -> dict[tuple[int, int], Any]:
+    """The whole records of the batch at ``places`` ((page, item) pairs), by place."""
+    if not places:
+        return {}
+    pages, items = zip(*sorted(places))
+    with conn.cursor() as cur:
+        cur.execute(query("select_batch_objects"),
+                    {"batch_id": batch_id, "pages": list(pages), "items": list(items)})
+        return {(page, item): obj for page, item, obj in cur.fetchall()}
