@@ -132,7 +132,9 @@ def test_two_client_processes_on_jikans_real_limits_get_no_429(replay, jikan_lim
     assert [e["status"] for e in anime] == [200] * 8
     assert all(stats["rate_limited"] == 0 and backend == "redis" for stats, backend in results)
     starts = [e["started"] for e in anime]
-    assert max_in_window(starts, 0.95) <= 2  # arrival times on the replay's side, a little jitter allowed
+    # arrival times at the replay carry a loaded machine's jitter (what the 2-of-3 margin is for): Jikan's own
+    # limit is what must hold there; the limiter's exact windows are asserted on Redis's clock above
+    assert max_in_window(starts, 1.0) <= 3
 
 
 # -- Redis unusable: in-process fall-back ----------------------------------------------------------
