@@ -143,3 +143,67 @@ SQLLAB_ASYNC_TIME_LIMIT_SEC = 600
 
 # Behind a proxy in production (docker-compose); harmless locally.
 ENABLE_PROXY_FIX = os.environ.get("ANIME_DASHBOARD_SUPERSET_PROXY_FIX", "false").lower() == "true"
+
+# --- event logging (issue 7) ---
+# Superset hands every API call to EVENT_LOGGER, several times per request (a chart-data request from the
+# cache logs 3 events, a computed one 6). Its default, DBEventLogger, inserts and commits a row into the
+# metadata DB's `logs` table for each, inside the request: measured (docs/benchmarks.md, superset-cache) it
+# added ~14 ms to a ~27 ms cached chart request and ~37 ms to a computed one on SQLite (7 and 22-33 ms on
+# Postgres), and doubled the time to load a dashboard's charts on SQLite, where the commits queue up.
+# ANIME_DASHBOARD_SUPERSET_EVENT_LOG chooses:
+#   stdout (default) - API-call events as one JSON line each on stdout (logger
+#            `anime_dashboard.superset.events`: action, user, dashboard/chart ids, path, duration and
+#            Superset's own curated fields; never the raw request payload, which holds whole query
+#            contexts and SQL text). The browser's own events (action `log`: dashboard, chart and SQL Lab
+#            views, sent in batches to /superset/log/) still go to the `logs` table, so Home > Recents
+#            and the views in Settings > Action log keep working; the per-API-call rows are not there.
+#   db     - Superset's DBEventLogger: every event a row in `logs`, one commit each.
+# stdout is the default locally and in compose (Postgres metadata) alike: container logs collect the lines,
+# and `logs` no longer grows by 3-6 rows per chart request.
+import json as _json  # noqa: E402
+import logging as _logging  # noqa: E402
+import sys as _sys  # noqa: E402
+
+from superset.utils.log import AbstractEventLogger, DBEventLogger  # noqa: E402
+
+EVENT_LOG = os.environ.get("ANIME_DASHBOARD_SUPERSET_EVENT_LOG", "stdout").strip().lower() or "stdout"
+
+
+class StdoutEventLogger(AbstractEventLogger):
+    """API-call events as JSON lines on stdout; the browser's `log` events to the metadata DB as usual.
+
+    Not superset.utils.log.StdOutEventLogger, which prints every record with its whole request payload."""
+
+    logger = _logging.getLogger("anime_dashboard.superset.events")
+    DB_ACTIONS = frozenset({"log"})  # what LogDAO.get_recent_activity (Home > Recents) reads
+
+    def __init__(self) -> None:
+        self._db = DBEventLogger()
+        if not self.logger.handlers:
+            handler = _logging.StreamHandler(_sys.stdout)
+            handler.setFormatter(_logging.Formatter("%(asctime)s:%(name)s:%(message)s"))
+            self.logger.addHandler(handler)
+            self.logger.setLevel(_logging.INFO)
+            self.logger.propagate = False
+
+    def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer,  # noqa: PLR0913
+            curated_payload=None, curated_form_data=None, *args, **kwargs) -> None:
+        if action in self.DB_ACTIONS:
+            self._db.log(user_id, action, dashboard_id, duration_ms, slice_id, referrer,
+                         curated_payload=curated_payload, curated_form_data=curated_form_data, **kwargs)
+            return
+        if not self.logger.isEnabledFor(_logging.INFO):
+            return
+        first = (kwargs.get("records") or [{}])[0]
+        event = {"action": action, "user_id": user_id, "dashboard_id": dashboard_id or None,
+                 "slice_id": slice_id or None, "duration_ms": duration_ms,
+                 "path": first.get("path") if isinstance(first, dict) else None,
+                 "database_id": kwargs.get("database_id"), "payload": curated_payload or None,
+                 "form_data": curated_form_data or None}
+        self.logger.info(_json.dumps({k: v for k, v in event.items() if v is not None}, default=str))
+
+
+_EVENT_LOGGERS = {"stdout": StdoutEventLogger, "db": DBEventLogger}
+if EVENT_LOG not in _EVENT_LOGGERS:
+    raise RuntimeError(f"ANIME_DASHBOARD_SUPERSET_EVENT_LOG={EVENT_LOG!r}: use one of {', '.join(_EVENT_LOGGERS)}")
+EVENT_LOGGER = _EVENT_LOGGERS[EVENT_LOG]()
