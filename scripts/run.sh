@@ -29,20 +29,16 @@ if [ -z "${SUPERSET_SECRET_KEY:-}" ]; then
   printf '\nSUPERSET_SECRET_KEY=%s\n' "$SUPERSET_SECRET_KEY" >> "$ROOT/.env"
   export SUPERSET_SECRET_KEY
 fi
-if [ -z "${ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD:-}" ]; then
-  ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD="$(gen_secret 18)"
-  printf '\nANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD=%s\n' "$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD" >> "$ROOT/.env"
-  export ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD
-  printf '\n*** Superset login: user %s, password %s (printed once; kept in %s/.env) ***\n' \
-    "$ANIME_DASHBOARD_SUPERSET_ADMIN_USER" "$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD" "$ROOT"
-fi
-if [ -z "${ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD:-}" ]; then
-  ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD="$(gen_secret 18)"
-  printf '\nANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD=%s\n' "$ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD" >> "$ROOT/.env"
-  export ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD
-  printf '\n*** Airflow login: user %s, password %s (printed once; kept in %s/.env) ***\n' \
-    "${ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:-admin}" "$ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD" "$ROOT"
-fi
+# an admin login's password: generated into .env and printed once when unset (never a default)
+generate_login() {  # VAR USER LABEL
+  [ -n "${!1:-}" ] && return 0
+  printf -v "$1" '%s' "$(gen_secret 18)"
+  printf '\n%s=%s\n' "$1" "${!1}" >> "$ROOT/.env"
+  export "$1"
+  printf '\n*** %s login: user %s, password %s (printed once; kept in %s/.env) ***\n' "$3" "$2" "${!1}" "$ROOT"
+}
+generate_login ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD "$ANIME_DASHBOARD_SUPERSET_ADMIN_USER" Superset
+generate_login ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD "$ANIME_DASHBOARD_AIRFLOW_ADMIN_USER" Airflow
 step "Airflow admin login from the environment (anime-dashboard airflow-admin)"
 anime-dashboard airflow-admin
 

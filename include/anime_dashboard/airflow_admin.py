@@ -14,9 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from anime_dashboard.settings import PREFIX
-
-WEAK_PASSWORDS = {"admin", "airflow", "password", "superset", "changeme", "change_me", "secret"}
+from anime_dashboard.settings import PREFIX, is_weak_password
 
 
 class AirflowAdminError(RuntimeError):
@@ -30,7 +28,7 @@ def admin_settings() -> tuple[str, str]:
     if not password:
         raise AirflowAdminError(f"{PREFIX}AIRFLOW_ADMIN_PASSWORD is not set: set it (docker-compose: in .env), "
                                 "or let `make run` generate one into .env")
-    if password.lower() in WEAK_PASSWORDS or len(password) < 12:
+    if is_weak_password(password):
         raise AirflowAdminError(f"{PREFIX}AIRFLOW_ADMIN_PASSWORD is too weak: use 12+ characters, "
                                 "not a default such as admin or airflow")
     return user, password

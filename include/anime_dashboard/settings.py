@@ -15,6 +15,14 @@ SUPERSET_CONN_ID = "superset"  # http connection: host, port, login/password of 
 JIKAN_POOL = "jikan_api"
 
 
+# Login passwords the project sets from the environment (Airflow's and Superset's admins): never a default.
+WEAK_PASSWORDS = frozenset({"admin", "airflow", "password", "superset", "changeme", "change_me", "secret"})
+MIN_PASSWORD_LENGTH = 12
+
+
+def is_weak_password(password: str) -> bool:
+    return password.lower() in WEAK_PASSWORDS or len(password) < MIN_PASSWORD_LENGTH
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(PREFIX + name)
     if raw is None or raw == "":

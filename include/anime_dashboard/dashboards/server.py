@@ -11,11 +11,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from anime_dashboard.settings import PREFIX
+from anime_dashboard.settings import PREFIX, is_weak_password
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PORT = 8088
-WEAK_PASSWORDS = {"admin", "password", "superset", "changeme", "change_me", "secret"}
 
 
 class SupersetSetupError(RuntimeError):
@@ -42,7 +41,7 @@ def settings(require_password: bool = True) -> SupersetSettings:
         if not password:
             raise SupersetSetupError(
                 f"{PREFIX}SUPERSET_ADMIN_PASSWORD is not set: set it, or let `make run` generate one into .env")
-        if password.lower() in WEAK_PASSWORDS or len(password) < 12:
+        if is_weak_password(password):
             raise SupersetSetupError(f"{PREFIX}SUPERSET_ADMIN_PASSWORD is too weak: use 12+ characters, "
                                      "not a default such as admin")
     return SupersetSettings(
