@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -17,7 +18,7 @@ from anime_dashboard.jikan.client import JikanClient
 from anime_dashboard.models import AnimeRecord, validation_errors
 from anime_dashboard.snapshots import SnapshotType
 from anime_dashboard.warehouse.load import load_snapshot
-from anime_dashboard.warehouse.raw import batch_objects, iter_batch_records, land_batch, read_batch
+from anime_dashboard.warehouse.raw import batch_objects, batch_records, land_batch, read_batch
 from anime_dashboard.warehouse.staging import stage_batch
 
 log = logging.getLogger(__name__)
@@ -104,37 +105,41 @@ def _mal_id_of(raw: Any) -> int | None:
 
 def validate(batch_id: int, *, conn, max_reject_share: float) -> dict[str, Any]:
     batch = read_batch(conn, batch_id)
-    valid: list[dict[str, Any]] = []
-    failed: list[tuple[int, int, ValidationError]] = []
-    seen: set[int] = set()
-    received = duplicates = 0
     # the records as the server cuts them to what validation reads: the Jikan objects themselves stay in
     # raw.jikan_pages, where the upsert takes them from (by page and item)
-    for page, item, raw in iter_batch_records(conn, batch_id, keys=VALIDATED_KEYS):
-        received += 1
-        try:
-            record = AnimeRecord.model_validate(raw)
-        except ValidationError as exc:
-            failed.append((page, item, exc))
-            continue
-        if record.mal_id in seen:  # Jikan repeats titles across pages: the first place counts
-            duplicates += 1
-            continue
-        seen.add(record.mal_id)
-        valid.append({"mal_id": record.mal_id, "list_position": len(valid) + 1, "page": page, "item": item,
-                      "record": record.snapshot_columns()})
-    rejects = _rejects(conn, batch_id, failed)
-    stage_batch(conn, batch, valid, rejects)
-    result = {"batch_id": batch_id, "received": received, "valid": len(valid),
+    records = batch_records(conn, batch_id, keys=VALIDATED_KEYS)
+    failed: list[tuple[int, int, ValidationError]] = []
+    counts = {"valid": 0, "duplicates": 0}
+
+    def valid() -> Iterator[dict[str, Any]]:  # consumed by staging's COPY, as the server stores them
+        seen: set[int] = set()
+        for page, item, raw in records:
+            try:
+                record = AnimeRecord.model_validate(raw)
+            except ValidationError as exc:
+                failed.append((page, item, exc))
+                continue
+            if record.mal_id in seen:  # Jikan repeats titles across pages: the first place counts
+                counts["duplicates"] += 1
+                continue
+            seen.add(record.mal_id)
+            counts["valid"] += 1
+            yield {"mal_id": record.mal_id, "list_position": counts["valid"], "page": page, "item": item,
+                   "record": record.snapshot_columns()}
+
+    rejects = stage_batch(conn, batch, valid(), lambda: _rejects(conn, batch_id, failed))
+    received, duplicates = len(records), counts["duplicates"]
+    valid_count = counts["valid"]
+    result = {"batch_id": batch_id, "received": received, "valid": valid_count,
               "duplicates": duplicates, "rejected": len(rejects)}
     log.info("batch %s validated: %s", batch_id, result)
     if received == 0:
         raise EmptySnapshot(f"batch {batch_id} ({batch['snapshot_type']} {batch['snapshot_date']}) has no "
                             "records: Jikan returned empty pages; the stored snapshot is left as it was")
-    share = len(rejects) / (len(valid) + len(rejects))
+    share = len(rejects) / (valid_count + len(rejects))
     if share > max_reject_share:
         raise TooManyRejects(
-            f"{len(rejects)} of {len(valid) + len(rejects)} records ({share:.1%}) failed validation, "
+            f"{len(rejects)} of {valid_count + len(rejects)} records ({share:.1%}) failed validation, "
             f"more than the allowed {max_reject_share:.1%} (ANIME_DASHBOARD_MAX_REJECT_SHARE); they are in "
             f"core.rejects with batch_id={batch_id}")
     return result

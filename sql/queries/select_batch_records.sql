@@ -1,4 +1,5 @@
--- Every record of every page of one batch, in the order Jikan listed them: (page, 1-based item, record).
+-- Every record of every page of one batch, in the order Jikan listed them: (page, 1-based item, record as
+-- JSON text).
 -- With %(keys)s (a text[], not NULL: the keys validation reads) each object comes without the other keys
 -- found on the batch's first page (images, synopsis, trailer, ...), so most of each Jikan object never
 -- travels to the client; a key only later pages have comes along, which validation ignores as it ignores
@@ -19,7 +20,7 @@ WITH unread AS (
 SELECT p.page, o.item,
        CASE WHEN %(keys)s::text[] IS NULL OR jsonb_typeof(o.obj) <> 'object' THEN o.obj
             ELSE o.obj - u.keys
-       END AS record
+       END::text AS record
 FROM unread u
 CROSS JOIN raw.jikan_pages p
 CROSS JOIN LATERAL jsonb_array_elements(

@@ -1,11 +1,12 @@
 """Landing Jikan pages in ``raw`` exactly as received, and reading them back."""
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from typing import Any
 
 from psycopg2.extras import Json, RealDictCursor
+from pydantic_core import from_json
 
 from anime_dashboard.jikan.client import Page, RequestStats
 from anime_dashboard.warehouse.db import query
@@ -41,20 +42,20 @@ def read_batch(conn, batch_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-def iter_batch_records(conn, batch_id: int,
-                       keys: Collection[str] | None = None) -> Iterator[tuple[int, int, Any]]:
+def batch_records(conn, batch_id: int, keys: Collection[str] | None = None) -> list[tuple[int, int, Any]]:
     """(page, item, record) for every record of every page of the batch, in the order Jikan listed them.
 
     ``item`` is the record's 1-based place in its page's ``data``. With ``keys`` (the keys validation
     reads), the server drops from each object the other keys found on the batch's first page (images,
     synopsis, trailer, ...), so most of each Jikan object is neither sent nor decoded; a key that only
     later pages have comes along, ignored by validation like any key it does not read. ``None``: whole
-    records.
+    records. The server sends each record as JSON text, decoded here by pydantic-core's parser (the same
+    values as ``json.loads``, in about two thirds of its time).
     """
     with conn.cursor() as cur:
         cur.execute(query("select_batch_records"),
                     {"batch_id": batch_id, "keys": sorted(keys) if keys is not None else None})
-        yield from cur.fetchall()
+        return [(page, item, from_json(record)) for page, item, record in cur.fetchall()]
 
 
 def batch_objects(conn, batch_id: int, places: Collection[tuple[int, int]]) -> dict[tuple[int, int], Any]:
