@@ -1,28 +1,31 @@
 -- Staged records of one batch -> core.anime_snapshots for (snapshot_type, snapshot_date).
--- The typed columns come from staging, the Jikan object (payload) straight from raw.jikan_pages by its place
--- (page, item): it never goes through the client again.
+-- The typed columns come from staging as they are, the Jikan object (payload) straight from raw.jikan_pages by
+-- its place (page, item): it never goes through the client again.
 -- Returns one row per title: its mal_id, and inserted = true for a new row, false for an update.
 INSERT INTO core.anime_snapshots AS s (
     snapshot_type, snapshot_date, mal_id, list_position, title, title_english, title_japanese, type,
     source, episodes, status, airing, aired_from, aired_to, duration, rating, score, scored_by, rank,
     popularity, members, favorites, season, year, genres, themes, demographics, studios, payload,
     batch_id, run_id)
-SELECT %(snapshot_type)s, %(snapshot_date)s, r.mal_id, st.list_position, r.title, r.title_english,
+SELECT %(snapshot_type)s, %(snapshot_date)s, r.mal_id, r.list_position, r.title, r.title_english,
        r.title_japanese, r.type, r.source, r.episodes, r.status, r.airing, r.aired_from, r.aired_to,
        r.duration, r.rating, r.score, r.scored_by, r.rank, r.popularity, r.members, r.favorites,
        r.season, r.year, coalesce(r.genres, '{}'), coalesce(r.themes, '{}'),
-       coalesce(r.demographics, '{}'), coalesce(r.studios, '{}'), st.payload, st.batch_id, %(run_id)s
+       coalesce(r.demographics, '{}'), coalesce(r.studios, '{}'), r.payload, r.batch_id, %(run_id)s
 FROM (
     -- every page of the batch expanded once, each object matched to its staged record by place; OFFSET 0
     -- keeps that lookup a per-object index probe (staged_records_place_idx), so no plan (whatever the
     -- statistics say) can expand a page again for every record on it
-    SELECT st.batch_id, st.mal_id, st.list_position, st.record, o.obj AS payload
+    SELECT st.*, o.obj AS payload
     FROM raw.jikan_pages p
     CROSS JOIN LATERAL jsonb_array_elements(
         CASE WHEN jsonb_typeof(p.body -> 'data') = 'array' THEN p.body -> 'data' ELSE '[]' END
     ) WITH ORDINALITY AS o (obj, item)
     CROSS JOIN LATERAL (
-        SELECT st.batch_id, st.mal_id, st.list_position, st.record
+        SELECT st.batch_id, st.mal_id, st.list_position, st.title, st.title_english, st.title_japanese,
+               st.type, st.source, st.episodes, st.status, st.airing, st.aired_from, st.aired_to, st.duration,
+               st.rating, st.score, st.scored_by, st.rank, st.popularity, st.members, st.favorites, st.season,
+               st.year, st.genres, st.themes, st.demographics, st.studios
         FROM core.staged_records st
         WHERE st.batch_id = p.batch_id AND st.page = p.page AND st.item = o.item AND st.payload IS NULL
         OFFSET 0
@@ -30,11 +33,13 @@ FROM (
     WHERE p.batch_id = %(batch_id)s
     UNION ALL
     -- rows staged before migration 005 carry the object themselves
-    SELECT st.batch_id, st.mal_id, st.list_position, st.record, st.payload
+    SELECT st.batch_id, st.mal_id, st.list_position, st.title, st.title_english, st.title_japanese,
+           st.type, st.source, st.episodes, st.status, st.airing, st.aired_from, st.aired_to, st.duration,
+           st.rating, st.score, st.scored_by, st.rank, st.popularity, st.members, st.favorites, st.season,
+           st.year, st.genres, st.themes, st.demographics, st.studios, st.payload
     FROM core.staged_records st
     WHERE st.batch_id = %(batch_id)s AND st.payload IS NOT NULL
-) AS st
-CROSS JOIN LATERAL jsonb_populate_record(NULL::core.anime_snapshots, st.record) AS r
+) AS r
 ON CONFLICT (snapshot_type, snapshot_date, mal_id) DO UPDATE SET
     list_position  = EXCLUDED.list_position,
     title          = EXCLUDED.title,

@@ -32,6 +32,9 @@ D0 = date(2026, 3, 1)
 DAYS = [D0 + timedelta(days=i) for i in range(6)]
 GENRES = ["Action", "Drama", "Comedy", "Romance", "Sci-Fi", "Mystery"]
 STUDIOS = ["Madhouse", "Bones", "Sunrise", "MAPPA"]
+TYPED_COLUMNS = ("title, title_english, title_japanese, type, source, episodes, status, airing, aired_from, "
+                 "aired_to, duration, rating, score, scored_by, rank, popularity, members, favorites, season, "
+                 "year, genres, themes, demographics, studios")
 
 TITLE_COLUMNS = ("mal_id, title, title_english, title_japanese, type, source, episodes, status, airing, "
                  "aired_from, aired_to, duration, rating, score, scored_by, rank, popularity, members, favorites, "
@@ -370,6 +373,12 @@ def test_validate_stages_and_rejects_what_validating_every_whole_object_gives(wa
     records[40] = {**records[40], "members": -5}
     records[41] = {k: v for k, v in records[41].items() if k != "mal_id"}
     records[52] = copy.deepcopy(records[33])  # a repeat
+    # text that COPY's format and array literals must escape: tab, newline, CR, backslash, quotes, braces,
+    # commas, NULL-like words and non-ASCII, in a title, a duration and tag names
+    hostile = 'Tab\there\nnew line\r\\N \\ back "quoted" {braces}, comma NULL \u2605 \U0001F600'
+    records[60] = {**records[60], "title": hostile, "duration": "\\N",
+                   "genres": [{"mal_id": 1, "name": hostile}, {"mal_id": 2, "name": "NULL"},
+                              {"mal_id": 3, "name": '"'}, {"mal_id": 4, "name": "\\"}]}
     batch_id = land(warehouse, "top", DAYS[0], records, "r")
     checked = pipeline.validate(batch_id, conn=warehouse, max_reject_share=0.1)
 
@@ -390,9 +399,61 @@ def test_validate_stages_and_rejects_what_validating_every_whole_object_gives(wa
                 staged.append((record.mal_id, len(staged) + 1, page, item, record.snapshot_columns()))
     assert (checked["valid"], checked["rejected"], checked["duplicates"]) == (len(staged), len(rejected), 1)
     assert len(rejected) == 3
-    got = fetch(warehouse, "SELECT mal_id, list_position, page, item, record FROM core.staged_records "
+    # staging's typed columns, read back as the upsert's jsonb_populate_record did with the JSON of them
+    got = fetch(warehouse, f"SELECT mal_id, list_position, page, item, {TYPED_COLUMNS} FROM core.staged_records "
                            "WHERE batch_id = %s ORDER BY list_position", (batch_id,))
-    expected = [(m, pos, page, item, json.loads(json.dumps(rec))) for m, pos, page, item, rec in staged]
-    assert got == expected
+    expected = fetch(warehouse, f"SELECT m, pos, page, item, {TYPED_COLUMNS} FROM unnest(%s::integer[], "
+                                "%s::integer[], %s::integer[], %s::integer[], %s::jsonb[]) AS x (m, pos, page, item, "
+                                "rec) CROSS JOIN LATERAL jsonb_populate_record(NULL::core.anime_snapshots, rec) AS r "
+                                "ORDER BY pos",
+                     [list(c) for c in zip(*[(m, pos, page, item, json.dumps(rec)) for m, pos, page, item, rec
+                                             in staged])])
+    assert got == expected and len(got) == len(staged)
+    assert [g[4] for g in got if g[4] == hostile] == [hostile]
     assert fetch(warehouse, "SELECT page, mal_id, payload, errors FROM core.rejects WHERE batch_id = %s "
                             "ORDER BY reject_id", (batch_id,)) == rejected
+
+
+def test_a_batch_staged_as_json_before_migration_006_loads_the_same_after_it(tmp_path, corpus):
+    """Upgrade path: a batch validated by the release before 006 (typed columns as a JSON record in staging)
+    and upserted after the upgrade gives the snapshot a fresh validate + upsert gives."""
+    import shutil
+
+    from support import create_database, drop_database
+
+    from anime_dashboard.warehouse.db import sql_dir
+    from anime_dashboard.warehouse.migrations import apply_migrations
+
+    before_006 = tmp_path / "migrations"
+    before_006.mkdir()
+    for path in sorted((sql_dir() / "migrations").glob("*.sql")):
+        if path.name < "006":
+            shutil.copy(path, before_006)
+    rng = random.Random(6)
+    records = [variant(raw, rng) for raw in corpus[:50]]
+    name = create_database("ad_test_m006")
+    try:
+        conn = psycopg2.connect(dbname=name, **PG)
+        try:
+            assert apply_migrations(conn, before_006)[-1] == "005_incremental_load.sql"
+            batch_id = land(conn, "top", DAYS[0], records, "old")
+            staged = []
+            for item, raw in enumerate(records, start=1):  # the previous release's validate, in its shape
+                rec = AnimeRecord.model_validate(raw)
+                staged.append((batch_id, rec.mal_id, item, (item - 1) // PAGE_SIZE + 1,
+                               (item - 1) % PAGE_SIZE + 1, json.dumps(rec.snapshot_columns())))
+            with conn, conn.cursor() as cur:
+                cur.executemany("INSERT INTO core.staged_records (batch_id, mal_id, list_position, page, item, "
+                                "record) VALUES (%s, %s, %s, %s, %s, %s)", staged)
+            assert apply_migrations(conn) == ["006_typed_staging.sql"]
+            assert pipeline.upsert(batch_id, conn=conn, run_id="old")["inserted"] == 50
+            upgraded = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY mal_id")
+            pipeline.validate(batch_id, conn=conn, max_reject_share=0)  # now as this release stages it
+            pipeline.upsert(batch_id, conn=conn, run_id="old")
+            fresh = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY mal_id")
+            columns = 4 + len(TYPED_COLUMNS.split(", "))  # business columns, before payload and times
+            assert len(upgraded) == 50 and [r[:columns + 1] for r in upgraded] == [r[:columns + 1] for r in fresh]
+        finally:
+            conn.close()
+    finally:
+        drop_database(name)

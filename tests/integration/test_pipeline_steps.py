@@ -104,7 +104,7 @@ def test_an_upsert_that_fails_midway_leaves_snapshot_and_metrics_as_they_were(wa
         metrics_before = cur.fetchall()
     batch_id = extract_and_validate(warehouse, "upcoming", "r2")
     with warehouse, warehouse.cursor() as cur:  # one staged row the table refuses (title NOT NULL)
-        cur.execute("UPDATE core.staged_records SET record = record - 'title' "
+        cur.execute("UPDATE core.staged_records SET title = NULL "
                     "WHERE batch_id = %s AND list_position = 25", (batch_id,))
     import psycopg2
 

@@ -1,8 +1,9 @@
 """Staging valid records and keeping rejects, per extract batch (rerunnable)."""
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from psycopg2.extras import Json, execute_values
@@ -10,11 +11,59 @@ from psycopg2.extras import Json, execute_values
 from anime_dashboard.warehouse.db import query
 
 
+# COPY's text format: backslash, tab, newline and carriage return escaped; \N is NULL.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
+def _text(value: str) -> str:
+    return value.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(value) else value
+
+
+def _text_array(value: list) -> str:
+    """A text[] literal: every element double-quoted (its backslashes and quotes escaped), then the literal
+    escaped for COPY as a whole."""
+    if not value:
+        return "{}"
+    return _text('{"' + '","'.join([v.replace("\\", "\\\\").replace('"', '\\"') for v in value]) + '"}')
+
+
+# by exact type (a bool is an int, but is written t/f); any other type, a subclass included, is an error
+_FORMATS = {str: _text, int: int.__repr__, float: float.__repr__, bool: lambda v: "t" if v else "f",
+            type(None): lambda v: "\\N", list: _text_array}
+
+
+def copy_value(value: Any) -> str:
+    """One value in COPY's text format: NULL, a boolean, a number, a string or a list of strings (an array)."""
+    try:
+        fmt = _FORMATS[type(value)]
+    except KeyError:
+        raise TypeError(f"no COPY text for {type(value).__name__} {value!r}") from None
+    return fmt(value)
+
+
+@lru_cache(maxsize=1)
+def copy_columns() -> tuple[str, ...]:
+    """The columns of copy_staged_records.sql, in its order: the order of every line staging writes."""
+    match = re.search(r"COPY\s+core\.staged_records\s*\(([^)]*)\)", query("copy_staged_records"))
+    if match is None:
+        raise ValueError("copy_staged_records.sql: no COPY core.staged_records (columns) statement")
+    return tuple(c.strip() for c in match.group(1).split(","))
+
+
+@lru_cache(maxsize=1)
+def _record_columns() -> tuple[str, ...]:
+    """The typed columns, after the five every line starts with."""
+    if copy_columns()[:5] != ("batch_id", "mal_id", "list_position", "page", "item"):
+        raise ValueError("copy_staged_records.sql must list batch_id, mal_id, list_position, page, item first: "
+                         f"{copy_columns()}")
+    return copy_columns()[5:]
+
+
 def _copy_line(batch_id: int, v: dict[str, Any]) -> str:
-    # COPY's text format: tab-separated, \N for NULL, backslashes doubled. json.dumps escapes every control
-    # character (tab, newline, carriage return) itself, so only its backslashes need doubling.
-    record = json.dumps(v["record"], ensure_ascii=False, separators=(",", ":")).replace("\\", "\\\\")
-    return f"{batch_id}\t{v['mal_id']}\t{v['list_position']}\t{v['page']}\t{v['item']}\t{record}\n"
+    record = v["record"]
+    return (f"{batch_id}\t{v['mal_id']}\t{v['list_position']}\t{v['page']}\t{v['item']}\t"
+            + "\t".join([copy_value(record[c]) for c in _record_columns()]) + "\n")
 
 
 class _Lines:
@@ -39,8 +88,9 @@ def stage_batch(conn, batch: dict[str, Any], valid: Iterable[dict[str, Any]],
                 rejects: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Replace what is staged/rejected for ``batch`` with ``valid`` and ``rejects()``, in one transaction.
 
-    valid:   {mal_id, list_position, page, item, record} -- the typed columns (record) and where the Jikan
-             object is in raw.jikan_pages (page, 1-based item); the upsert takes the object from there.
+    valid:   {mal_id, list_position, page, item, record} -- the typed columns (record: a dict by column name,
+             written as the columns themselves) and where the Jikan object is in raw.jikan_pages (page,
+             1-based item); the upsert takes the object from there.
              May be a generator: it is consumed while COPY runs (so it must not use ``conn``); an exception
              it raises aborts the COPY and the transaction.
     rejects: called once ``valid`` is exhausted (it may use ``conn``): {page, mal_id, payload, errors}
