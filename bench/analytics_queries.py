@@ -60,6 +60,7 @@ def build(conn, *, days: int, list_size: int, end: date) -> dict:
     from anime_dashboard.history import generate_history
     from anime_dashboard.snapshots import SNAPSHOT_TYPES
     from anime_dashboard.warehouse.migrations import apply_migrations
+    from anime_dashboard.warehouse.db import query
 
     apply_migrations(conn)
     apply_analytics(conn)
@@ -76,12 +77,23 @@ def build(conn, *, days: int, list_size: int, end: date) -> dict:
         cur.execute("SELECT array_agg(mal_id) FROM (SELECT mal_id FROM analytics.latest_snapshot "
                     "WHERE snapshot_type = 'top' ORDER BY list_position LIMIT 200) t")
         ids = cur.fetchone()[0]
+        # what a daily upsert of those 200 titles adds to its transaction: the next day's rows written (not
+        # timed), then core.upkeep_titles for them, as load_snapshot calls it (timed); all rolled back
+        cur.execute("SELECT max(snapshot_date) FROM core.anime_snapshots WHERE snapshot_type = 'top'")
+        next_day = cur.fetchone()[0] + timedelta(days=1)
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO core.anime_snapshots SELECT (jsonb_populate_record(s, jsonb_build_object("
+                    "'snapshot_date', s.snapshot_date + 1))).* FROM core.anime_snapshots s "
+                    "WHERE s.snapshot_type = 'top' AND s.snapshot_date = %s AND s.mal_id = ANY (%s)",
+                    (next_day - timedelta(days=1), ids))
         t0 = time.perf_counter()
-        cur.execute("BEGIN; SELECT core.refresh_titles(%s); ROLLBACK;", (ids,))
+        cur.execute(query("upkeep_titles"), {"snapshot_type": "top", "snapshot_date": next_day, "mal_ids": ids,
+                                             "inserted": [True] * len(ids), "removed": []})
         titles_s = time.perf_counter() - t0
+        cur.execute("ROLLBACK")
     conn.autocommit = False
     return {"rows": rows, "size_mb": size / 2**20, "generate_s": generate_s, "refresh": refresh,
-            "refresh_titles_200_s": titles_s, "generator": summary}
+            "upkeep_titles_200_s": titles_s, "generator": summary}
 
 
 def measure(conn, queries: dict[str, str], repeats: int, warmup: int = 3) -> dict[str, dict]:
@@ -127,11 +139,11 @@ def report(sizes: list[dict], plan: tuple[str, str, float], repeats: int) -> str
              "(psycopg2, loopback), rows fetched included. History: synthetic, ~1,000 titles per type per "
              f"day, from the real corpus. Goal: p95 < {GOAL_MS:.0f} ms.", "",
              "| history | snapshot rows | `core.anime_snapshots` size | generate | refresh materialized views | "
-             "titles/tags upkeep for one 200-title upsert |", "|---|---|---|---|---|---|"]
+             "titles/tags upkeep (`core.upkeep_titles`) of a 200-title upsert |", "|---|---|---|---|---|---|"]
     for s in sizes:
         refresh = ", ".join(f"{k} {v:.1f} s" for k, v in s["build"]["refresh"].items())
         lines.append(f"| {s['label']} | {s['build']['rows']:,} | {s['build']['size_mb']:,.0f} MB | "
-                     f"{s['build']['generate_s']:.0f} s | {refresh} | {s['build']['refresh_titles_200_s'] * 1000:.0f} ms |")
+                     f"{s['build']['generate_s']:.0f} s | {refresh} | {s['build']['upkeep_titles_200_s'] * 1000:.0f} ms |")
     header = "| query | " + " | ".join(f"{s['label']} p50 | {s['label']} p95 | {s['label']} min-max" for s in sizes)
     lines += ["", header + " | rows |", "|---" * (1 + 3 * len(sizes)) + "|---|"]
     worst = {s["label"]: max(r["p95"] for r in s["results"].values()) for s in sizes}

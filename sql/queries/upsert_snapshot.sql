@@ -32,7 +32,7 @@ FROM (
     ) AS st
     WHERE p.batch_id = %(batch_id)s
     UNION ALL
-    -- rows staged before migration 005 carry the object themselves
+    -- rows staged before migration 005 carry the object themselves (staged_records_legacy_payload_idx)
     SELECT st.batch_id, st.mal_id, st.list_position, st.title, st.title_english, st.title_japanese,
            st.type, st.source, st.episodes, st.status, st.airing, st.aired_from, st.aired_to, st.duration,
            st.rating, st.score, st.scored_by, st.rank, st.popularity, st.members, st.favorites, st.season,

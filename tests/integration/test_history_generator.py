@@ -206,3 +206,36 @@ def test_the_command_takes_list_sizes_and_refuses_unknown_types(warehouse, capsy
     assert summary["list_sizes"] == {**REAL_SIZES, "movies": 7}
     with pytest.raises(SystemExit):
         history.main(["--days", "2", "--list-size", "ova=7"])
+
+
+def test_the_titles_refresh_waits_for_an_upserts_titles_upkeep(warehouse):
+    """The generator recomputes every title at its end; while an upsert's titles upkeep holds the titles lock
+    (until its transaction ends), that recomputation waits instead of racing it."""
+    import threading
+
+    import psycopg2
+
+    from support import PG
+
+    holder = psycopg2.connect(dbname=warehouse.get_dsn_parameters()["dbname"], **PG)
+    done: dict = {}
+    try:
+        with holder.cursor() as cur:  # what core.upkeep_titles takes first, held as an upsert would
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('anime_dashboard.titles', 0))")
+        worker = threading.Thread(target=lambda: done.update(summary=generate_history(warehouse, end_date=END,
+                                                                                      days=1)))
+        worker.start()
+        waited = []
+        for _ in range(300):
+            waited = rows(holder, "SELECT wait_event FROM pg_stat_activity WHERE pid = %s",
+                          (warehouse.get_backend_pid(),))
+            if waited == [("advisory",)]:
+                break
+            worker.join(0.1)
+        assert waited == [("advisory",)] and worker.is_alive() and "summary" not in done
+        holder.rollback()  # the upsert ends: the generator goes on
+        worker.join(120)
+        assert not worker.is_alive() and done["summary"]["rows_written"] == sum(REAL_SIZES.values())
+        assert rows(warehouse, "SELECT count(*) FROM core.titles")[0][0] > 0
+    finally:
+        holder.close()
