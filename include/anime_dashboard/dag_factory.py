@@ -34,7 +34,8 @@ def record_task_failure(context) -> None:
             record_outcome(conn, dag_id=dag_run.dag_id, run_id=context["run_id"],
                            snapshot_type=snapshot.name, snapshot_date=snapshot_date, outcome="failed",
                            failed_task=context["ti"].task_id,
-                           error=f"{type(error).__name__}: {error}" if error else None)
+                           error=f"{type(error).__name__}: {error}" if error else None,
+                           stats=getattr(error, "stats", None))
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).exception("could not record the failed run in core.run_metrics")
 
@@ -43,7 +44,9 @@ DEFAULT_ARGS = {
     "owner": "data-engineering",
     "retries": 3,
     "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
+    # a multiplier in Airflow 3.3 (serialization reads True as 2.0; said outright here): about 30 s, 60 s,
+    # 120 s with jitter, at most max_retry_delay
+    "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=10),
     "on_failure_callback": record_task_failure,

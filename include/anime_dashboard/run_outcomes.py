@@ -14,11 +14,17 @@ from anime_dashboard.warehouse.db import query
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
+STAT_KEYS = ("requests", "retries", "rate_limited", "pages")
 
 
 def record_outcome(conn, *, dag_id: str, run_id: str, snapshot_type: str, snapshot_date: date | None,
-                   outcome: str, failed_task: str | None = None, error: str | None = None) -> None:
-    """Insert or update the run's row with outcome ``failed`` or ``skipped`` (counts kept if loaded)."""
+                   outcome: str, failed_task: str | None = None, error: str | None = None,
+                   stats: dict[str, int] | None = None) -> None:
+    """Insert or update the run's row with outcome ``failed`` or ``skipped`` (counts kept if loaded).
+
+    ``stats``: the Jikan client's counts (requests, retries, rate_limited, pages) of an extract that gave
+    up, which landed no batch to take them from (``JikanRequestError.stats``).
+    """
     if outcome not in ("failed", "skipped"):
         raise ValueError(f"record_outcome is for failed or skipped runs, not {outcome!r}")
     if error and len(error) > MAX_ERROR_CHARS:
@@ -27,7 +33,7 @@ def record_outcome(conn, *, dag_id: str, run_id: str, snapshot_type: str, snapsh
         cur.execute(query("record_run_outcome"), {
             "dag_id": dag_id, "run_id": run_id, "snapshot_type": snapshot_type,
             "snapshot_date": snapshot_date, "outcome": outcome, "failed_task": failed_task,
-            "error": error})
+            "error": error, **{k: (stats or {}).get(k) for k in STAT_KEYS}})
 
 
 def mark_published(conn, *, dag_id: str, run_id: str) -> int:

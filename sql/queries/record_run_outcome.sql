@@ -1,11 +1,14 @@
--- A run that failed or skipped. Counts come from the run's newest extract batch when there is one;
--- a run that had loaded (a check failed afterwards) keeps its counts and only changes its outcome.
+-- A run that failed or skipped. Counts come from the run's newest extract batch when there is one, else
+-- from the failed extract's client (%(requests)s ...: its last try's requests, retries, 429s and pages, NULL
+-- when unknown); a run that had loaded (a check failed afterwards) keeps its counts and only changes its
+-- outcome.
 INSERT INTO core.run_metrics AS m
     (dag_id, run_id, snapshot_type, snapshot_date, batch_id, requests, retries, rate_limited, pages,
      received, started_at, finished_at, duration_seconds, outcome, failed_task, error)
 SELECT %(dag_id)s, %(run_id)s, %(snapshot_type)s,
        coalesce(%(snapshot_date)s::date, b.snapshot_date, current_date),
-       b.batch_id, b.requests, b.retries, b.rate_limited, b.pages, b.received,
+       b.batch_id, coalesce(b.requests, %(requests)s), coalesce(b.retries, %(retries)s),
+       coalesce(b.rate_limited, %(rate_limited)s), coalesce(b.pages, %(pages)s), b.received,
        b.started_at, clock_timestamp(), extract(epoch FROM clock_timestamp() - b.started_at),
        %(outcome)s, %(failed_task)s, %(error)s
 FROM (SELECT 1) one

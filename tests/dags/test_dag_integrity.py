@@ -84,6 +84,30 @@ def test_schedule_retries_and_timeouts(dagbag, dag_id):
         assert t.execution_timeout is not None and t.execution_timeout <= timedelta(hours=1)
 
 
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_task_retries_wait_longer_each_time_up_to_the_cap(dagbag, dag_id):
+    """What the scheduler computes for the next try, from the serialized DAG as the scheduler has it (Airflow
+    3.3 reads retry_exponential_backoff as a multiplier: 1.0 would be a flat retry_delay every time)."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags[dag_id]))
+    failed_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for task in dag.tasks:
+        if task.retries == 0:
+            continue
+        ti = TaskInstance(task, run_id="r", dag_version_id=uuid.uuid4())
+        waits = []
+        for try_number in range(1, task.retries + 1):
+            ti.try_number, ti.end_date = try_number, failed_at
+            waits.append(ti.next_retry_datetime() - failed_at)
+        assert waits == sorted(waits) and waits[-1] >= 3 * task.retry_delay, (task.task_id, waits)
+        assert all(task.retry_delay <= w <= task.max_retry_delay for w in waits), (task.task_id, waits)
+
+
 def test_publish_emits_one_asset_per_snapshot_type_after_the_checks(dagbag):
     uris = set()
     for s in SNAPSHOT_TYPES:

@@ -108,6 +108,17 @@ def test_gives_up_with_a_clear_error_naming_url_status_and_message(replay):
     assert len(anime_requests(replay)) == 3
 
 
+def test_giving_up_reports_the_requests_retries_and_429s_it_made(replay):
+    # nothing reaches raw when an extract gives up: the error (and its .stats) is where they show
+    replay.script(*[Fault(kind="status", status=429, match_page=2) for _ in range(3)])
+    client, _ = make_client(max_attempts=3)
+    with pytest.raises(JikanRequestError) as info:
+        list(client.iter_anime_pages(TOP, max_pages=3))
+    assert info.value.stats == {"requests": 4, "retries": 2, "rate_limited": 3, "pages": 1}
+    assert "page=2" in str(info.value)
+    assert "this extract so far: 4 requests, 2 retries, 3 rate limited (429), 1 pages" in str(info.value)
+
+
 def test_a_400_is_not_retried_and_shows_jikans_messages(replay):
     client, _ = make_client()
     with pytest.raises(JikanRequestError) as info:
@@ -115,6 +126,7 @@ def test_a_400_is_not_retried_and_shows_jikans_messages(replay):
     assert info.value.status == 400
     assert "ValidationException" in str(info.value) and "26" in str(info.value)
     assert len(anime_requests(replay)) == 1
+    assert info.value.stats == {"requests": 1, "retries": 0, "rate_limited": 0, "pages": 0}
 
 
 def test_a_200_error_body_is_retried(replay):
@@ -142,7 +154,7 @@ def test_a_connection_that_never_answers_gives_up_naming_the_full_url(monkeypatc
     assert "ConnectionError" in str(info.value) and client.stats.requests == 2
 
 
-@pytest.mark.parametrize("kind", ["truncated", "not_json", "reset"])
+@pytest.mark.parametrize("kind", ["truncated", "truncated_transfer", "not_json", "reset"])
 def test_broken_responses_are_retried(replay, kind):
     replay.script(Fault(kind=kind))
     client, _ = make_client()

@@ -414,6 +414,24 @@ def test_truncated_body_is_not_valid_json_but_has_correct_content_length(replay)
         json.loads(body)
 
 
+def test_truncated_transfer_announces_the_whole_body_sends_half_and_closes(replay):
+    _, _, full = get(replay, page=2)
+    replay.script(Fault("truncated_transfer"))
+    conn = http.client.HTTPConnection(replay.host, replay.port, timeout=5)
+    try:
+        conn.request("GET", "/v4/anime?page=2")
+        resp = conn.getresponse()
+        assert resp.status == 200 and int(resp.getheader("Content-Length")) == len(full)
+        with pytest.raises(http.client.IncompleteRead) as info:
+            resp.read()
+        assert info.value.partial == full[: len(full) // 2]  # half the body, then the connection closed
+    finally:
+        conn.close()
+    assert get(replay, page=2)[2] == full  # normal service resumes on a new connection
+    assert [(e["fault"], e["status"]) for e in replay.log] == [
+        (None, 200), ("truncated_transfer", 200), (None, 200)]
+
+
 def test_not_json_fault_returns_html_with_html_content_type(replay):
     replay.script(Fault("not_json"))
     code, headers, body = get(replay)

@@ -11,7 +11,12 @@
   that is not JSON are retried with exponential back-off and jitter (tenacity). A ``Retry-After``
   header is honoured when sent; Jikan sends none, so the client backs off on its own.
 * when retries run out, :class:`JikanRequestError` names the URL, the status and Jikan's
-  ``message``/``messages``.
+  ``message``/``messages``, and says how many requests, retries and 429s this client had made; the same
+  counts are on the exception as ``stats`` (nothing is landed in ``raw`` for an extract that gives up, so
+  the error is where a failed run's requests show).
+* paging follows ``has_next_page`` (Jikan has been seen sending ``last_visible_page: 1`` with
+  ``has_next_page: true``, so ``last_visible_page`` is not trusted either way) and stops at the first
+  page without data, whatever it claims, or at ``max_pages``.
 """
 from __future__ import annotations
 
@@ -54,7 +59,12 @@ class RetryableJikanError(JikanError):
 
 
 class JikanRequestError(JikanError):
-    """A request that will not succeed: retries ran out, or Jikan refused it (4xx)."""
+    """A request that will not succeed: retries ran out, or Jikan refused it (4xx).
+
+    ``stats``: the client's :class:`RequestStats` counts when it gave up (requests, retries, 429s, pages).
+    """
+
+    stats: dict[str, int] | None = None
 
 
 def _error_detail(body: Any) -> str:
@@ -214,10 +224,18 @@ class JikanClient:
         try:
             return retrying(self._attempt, endpoint, params)
         except RetryableJikanError as exc:
-            raise JikanRequestError(
+            st = self.stats
+            error = JikanRequestError(
                 exc.url, exc.status,
-                f"gave up after {self.settings.max_attempts} attempts; last error: {exc.detail}",
-            ) from exc
+                f"gave up after {self.settings.max_attempts} attempts; last error: {exc.detail}; "
+                f"this extract so far: {st.requests} requests, {st.retries} retries, {st.rate_limited} "
+                f"rate limited (429), {st.pages} pages",
+            )
+            error.stats = st.as_dict()
+            raise error from exc
+        except JikanRequestError as exc:  # refused at once (4xx)
+            exc.stats = self.stats.as_dict()
+            raise
 
     # -- paging ------------------------------------------------------------------------------
     def iter_anime_pages(self, params: dict[str, str], max_pages: int) -> Iterator[Page]:

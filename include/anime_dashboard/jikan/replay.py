@@ -141,7 +141,10 @@ class ReplayResponse:
 
     ``payload`` is the decoded JSON object when the body is JSON (used by
     fault kinds that edit the normal response); ``mal_ids`` is what gets
-    logged; ``reset`` means "close the connection without responding".
+    logged; ``reset`` means "close the connection without responding";
+    ``declared_length`` is the Content-Length to announce instead of
+    ``len(body)``: when it is larger, the connection is closed once the
+    shorter body is sent (a transfer cut off mid-body).
     """
 
     status: int
@@ -150,6 +153,7 @@ class ReplayResponse:
     mal_ids: list[int] = field(default_factory=list)
     payload: Any = None
     reset: bool = False
+    declared_length: int | None = None
 
     @classmethod
     def json(cls, status: int, payload: Any, mal_ids: Iterable[int] = ()) -> "ReplayResponse":
@@ -336,6 +340,15 @@ def _fault_truncated(ctx: FaultContext) -> ReplayResponse:
     return ReplayResponse(status=normal.status, body=cut, headers=dict(normal.headers))
 
 
+@register_fault_kind("truncated_transfer")
+def _fault_truncated_transfer(ctx: FaultContext) -> ReplayResponse:
+    # The headers announce the whole body, half of it is sent, then the connection closes: what a
+    # proxy or a dying upstream does mid-response (the client sees an incomplete read, not bad JSON).
+    normal = ctx.normal()
+    return ReplayResponse(status=normal.status, body=normal.body[: len(normal.body) // 2],
+                          headers=dict(normal.headers), declared_length=len(normal.body))
+
+
 @register_fault_kind("not_json")
 def _fault_not_json(ctx: FaultContext) -> ReplayResponse:
     text = ctx.fault.body if isinstance(ctx.fault.body, str) else "<html>Bad gateway</html>"
@@ -441,7 +454,8 @@ class _ReplayHandler(BaseHTTPRequestHandler):
             put(name, value)
         for name, value in response.headers.items():
             put(name, value)
-        put("Content-Length", str(len(response.body)))
+        declared = response.declared_length if response.declared_length is not None else len(response.body)
+        put("Content-Length", str(declared))
         put("Date", formatdate(usegmt=True))
         if self.close_connection:
             put("Connection", "close")
@@ -460,6 +474,8 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         except OSError as exc:
             logger.debug("client went away before the response was written: %r", exc)
             self.close_connection = True
+        if declared > len(response.body):  # cut off mid-body: the rest never comes
+            self.reset_connection()
 
     def reset_connection(self) -> None:
         self.close_connection = True
