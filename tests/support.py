@@ -41,3 +41,70 @@ def drop_database(name: str) -> None:
 
 def pg_uri(dbname: str) -> str:
     return f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{dbname}"
+
+
+def stop_process_groups(procs: dict) -> None:
+    """Stop background services started with ``start_new_session=True``: ``procs`` maps a name to
+    ``(Popen, log file)``. SIGTERM to every group first, then wait; a group still alive after 30 s is killed;
+    the log files are closed."""
+    import signal
+    import subprocess
+
+    for proc, _ in procs.values():
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for proc, log in procs.values():
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def local_airflow_env(tmp_path: Path, meta_db: str, port: int) -> dict[str, str]:
+    """The environment for real Airflow services (api-server on ``port``, scheduler with the LocalExecutor)
+    on the Postgres metadata database ``meta_db``, with this repository's DAGs and private home and logs
+    under ``tmp_path``; no ``AIRFLOW__`` setting is inherited from the test session. Callers add their own."""
+    import secrets
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}
+    env.update({
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
+            f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{meta_db}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
+    })
+    return env
+
+
+def query_db(dbname: str, sql: str, params=None) -> list[tuple]:
+    """Every row of one query on a database of the test server, over a connection of its own."""
+    conn = psycopg2.connect(dbname=dbname, **PG)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()

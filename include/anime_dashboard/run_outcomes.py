@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from anime_dashboard.warehouse.db import query
+from anime_dashboard.warehouse.db import query, transaction
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def record_outcome(conn, *, dag_id: str, run_id: str, snapshot_type: str, snapsh
         raise ValueError(f"record_outcome is for failed or skipped runs, not {outcome!r}")
     if error and len(error) > MAX_ERROR_CHARS:
         error = error[: MAX_ERROR_CHARS - 1] + "…"
-    with conn, conn.cursor() as cur:
+    with transaction(conn), conn.cursor() as cur:
         cur.execute(query("record_run_outcome"), {
             "dag_id": dag_id, "run_id": run_id, "snapshot_type": snapshot_type,
             "snapshot_date": snapshot_date, "outcome": outcome, "failed_task": failed_task,
@@ -38,6 +38,6 @@ def record_outcome(conn, *, dag_id: str, run_id: str, snapshot_type: str, snapsh
 
 def mark_published(conn, *, dag_id: str, run_id: str) -> int:
     """The run loaded and passed its checks: outcome ``success``, no error. Rows updated (0 or 1)."""
-    with conn, conn.cursor() as cur:
+    with transaction(conn), conn.cursor() as cur:
         cur.execute(query("mark_run_published"), {"dag_id": dag_id, "run_id": run_id})
         return cur.rowcount

@@ -10,8 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +19,8 @@ import psycopg2
 import pytest
 
 from anime_dashboard.warehouse.roles import drop_analyst_role
-from support import PG, ROOT, RUN_TOKEN, create_database, drop_database, pg_uri
+from support import (PG, ROOT, RUN_TOKEN, create_database, drop_database, free_port, local_airflow_env, pg_uri,
+                     query_db, stop_process_groups)
 from anime_dashboard.jikan.rate_limit import max_in_window
 from anime_dashboard.jikan.replay import JikanReplay
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
@@ -32,12 +31,6 @@ BIN = Path(sys.executable).parent
 TIMEOUT = 240
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
     limiter_key = jikan_limiter_key
@@ -46,24 +39,11 @@ def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
     port = free_port()
     replay = JikanReplay(latency=0.2)  # slow responses make any overlap visible
     replay.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env = local_airflow_env(tmp_path, meta_db, port)
     env.update({
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{meta_db}",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
         "AIRFLOW_CONN_WAREHOUSE": pg_uri(warehouse_db),
         # the real windows (2 starts in any 1 s, 58 in any 60 s), shared by the task processes through the
         # real Redis under a key of this test's own; the replay enforces Jikan's 3/s and 60/min
@@ -97,17 +77,7 @@ def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
     try:
         yield cluster
     finally:
-        for proc, log in procs.values():
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc, log in procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-            log.close()
+        stop_process_groups(procs)
         replay.stop()
         drop_database(meta_db)
         conn = psycopg2.connect(dbname=warehouse_db, **PG)
@@ -119,13 +89,7 @@ def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
 
 
 def meta_query(cluster, sql, params=None):
-    conn = psycopg2.connect(dbname=cluster["meta_db"], **PG)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    return query_db(cluster["meta_db"], sql, params)
 
 
 def process_logs(cluster) -> str:

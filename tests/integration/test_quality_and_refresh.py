@@ -67,10 +67,11 @@ def test_an_extract_that_runs_out_of_retries_is_recorded_as_a_failed_run(dags, w
     finally:
         dag.get_task("extract").retries = 3
     assert run.state == "failed" and states(run)["extract"] == "failed"
-    (outcome,) = fetch(warehouse, "SELECT outcome, failed_task, error, pages, inserted "
+    (outcome,) = fetch(warehouse, "SELECT outcome, failed_task, error, pages, inserted, requests, retries "
                                   "FROM analytics.pipeline_runs WHERE run_id = %s", (run.run_id,))
     assert outcome[:2] == ("failed", "extract") and "500" in outcome[2]
-    assert outcome[3:] == (None, None)  # nothing was loaded, nothing is counted as loaded
+    assert outcome[3:5] == (0, None)  # no page fetched, nothing loaded and nothing counted as loaded
+    assert outcome[5:] == (2, 1)  # the two attempts the client made, from its error (no batch was landed)
     assert fetch(warehouse, "SELECT count(*) FROM core.anime_snapshots") == [(0,)]
 
 

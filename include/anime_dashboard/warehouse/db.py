@@ -60,3 +60,22 @@ def connect(conn_id: str = WAREHOUSE_CONN_ID, database: str | None = None) -> It
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def transaction(conn) -> Iterator:
+    """One transaction on a psycopg2 connection: committed at the end, rolled back on an error, which is
+    re-raised as it is. (``with conn:`` rolls back too, but on a connection the server has dropped that
+    rollback raises ``InterfaceError: connection already closed`` over the real error.)"""
+    import psycopg2
+
+    try:
+        yield conn
+    except BaseException:
+        if not conn.closed:
+            try:
+                conn.rollback()
+            except psycopg2.Error:  # the connection broke under us: the error being raised says why
+                pass
+        raise
+    conn.commit()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from anime_dashboard.warehouse.db import query
+from anime_dashboard.warehouse.db import query, transaction
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def load_snapshot(conn, batch: dict[str, Any], run_id: str) -> LoadResult:
     """
     params = {"batch_id": batch["batch_id"], "snapshot_type": batch["snapshot_type"],
               "snapshot_date": batch["snapshot_date"], "run_id": run_id}
-    with conn, conn.cursor() as cur:
+    with transaction(conn), conn.cursor() as cur:
         cur.execute(query("upsert_snapshot"), params)
         upserted = cur.fetchall()
         flags = [inserted for _, inserted in upserted]

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg2.extras import Json, execute_values
 
-from anime_dashboard.warehouse.db import query
+from anime_dashboard.warehouse.db import query, transaction
 
 
 # COPY's text format: backslash, tab, newline and carriage return escaped; \N is NULL.
@@ -97,7 +97,7 @@ def stage_batch(conn, batch: dict[str, Any], valid: Iterable[dict[str, Any]],
     Returns the rejects written.
     """
     batch_id = batch["batch_id"]
-    with conn, conn.cursor() as cur:
+    with transaction(conn), conn.cursor() as cur:
         cur.execute(query("clear_batch_validation"), {"batch_id": batch_id})
         cur.copy_expert(query("copy_staged_records"), _Lines(_copy_line(batch_id, v) for v in valid),
                         size=1 << 16)
