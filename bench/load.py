@@ -497,10 +497,14 @@ def median_profiles(results: list[dict]) -> dict[str, tuple[dict, list]]:
 
 def pure_costs(lists) -> dict[str, float]:
     """Microseconds a record for the client-side steps alone (no database): what validate does now (decode
-    the record cut to the validated keys, pydantic, encode the typed columns for staging) and, for
-    comparison, the JSON round trip of the whole object that validate did before."""
+    the record cut to the validated keys, pydantic, write the typed columns' COPY line for staging) and, for
+    comparison, what it did before (json.loads of the cut record, JSON of the typed columns, and the JSON
+    round trip of the whole object before migration 005)."""
+    from pydantic_core import from_json
+
     from anime_dashboard.models import AnimeRecord
     from anime_dashboard.pipeline import VALIDATED_KEYS
+    from anime_dashboard.warehouse.staging import _copy_line
 
     def per_record(fn, items) -> float:
         t0 = time.perf_counter()
@@ -511,15 +515,19 @@ def pure_costs(lists) -> dict[str, float]:
     records = [r for rs in lists.values() for r in rs]
     cut = [{k: v for k, v in r.items() if k in VALIDATED_KEYS} for r in records]
     typed = [AnimeRecord.model_validate(r).snapshot_columns() for r in cut]
+    staged = [{"mal_id": t["mal_id"], "list_position": 1, "page": 1, "item": 1, "record": t} for t in typed]
     encoded_cut = [json.dumps(r) for r in cut]
     encoded = [json.dumps(r) for r in records]
     return {
-        "json.loads of the cut-down record": per_record(json.loads, encoded_cut),
+        "pydantic-core from_json of the cut-down record": per_record(
+            lambda t: from_json(t, cache_strings=False), encoded_cut),
         "pydantic model_validate + snapshot_columns": per_record(
             lambda r: AnimeRecord.model_validate(r).snapshot_columns(), cut),
-        "json.dumps of the typed columns": per_record(json.dumps, typed),
-        "json.loads of the whole object (validate did this before)": per_record(json.loads, encoded),
-        "json.dumps of the whole object (staging did this before)": per_record(json.dumps, records),
+        "staging's COPY line of the typed columns": per_record(lambda v: _copy_line(1, v), staged),
+        "before: json.loads of the cut-down record": per_record(json.loads, encoded_cut),
+        "before: json.dumps of the typed columns": per_record(json.dumps, typed),
+        "before 005: json.loads of the whole object": per_record(json.loads, encoded),
+        "before 005: json.dumps of the whole object": per_record(json.dumps, records),
     }
 
 
@@ -732,64 +740,76 @@ def main(argv: list[str] | None = None) -> int:
 
 # What the figures mean and what would fix the gap: written from a run of this script, kept with it so
 # the report says it each time (the measured figures above it are regenerated).
-FINDINGS = """### What changed since the 0.08 run, and why the goal is still missed
+FINDINGS = """### How the baseline is measured, and why it changed
 
-The run before these changes (2026-11-24 19:28 UTC, same script, 2 repeats): insert run 439 rows/s, rerun
-398 rows/s, 0.08 x COPY (5,243 rows/s, pglz); `core.refresh_titles` took 59% and 70% of the time, staging
-the payload a second time 14%, the client JSON round trip of the payload another 14%.
-Changes (migration `005_incremental_load.sql`, the upsert and validate queries, `warehouse/*.py`):
+Until 2026-11-24 23:50 UTC the COPY baseline ran once, after both runs; on this shared 2-core machine its rate
+moved by up to 1.5x between repeats (7,126–9,266 rows/s in one report, 10,925–14,672 in another), and the
+ratio with it. Each run now has its own baseline, COPYed day by day between the run's days, so both see the
+same minutes of load: the three repeats of the same run then agreed within ±0.02. The one-go COPY after the
+runs is still reported (reference row) and the previous ratio is still computed against it.
 
-1. **Incremental titles upkeep.** `core.upkeep_titles` updates each upserted title from its stored
-   `core.titles` row and the row just written: first/last seen least/greatest, +1 snapshot and the type for
-   a new row, synthetic and-ed; attributes and tags re-picked from the title's rows of the batch date only
-   when that date is on or after its last_seen (with `refresh_titles`' tie-break), tags only compared when
-   the latest row's tag arrays can differ. New titles and titles that lost a row (a rerun with a shorter
-   list) still go through `core.refresh_titles`. Every lookup is a per-title index probe and the function
-   takes an advisory lock, so concurrent upserts of the four DAGs see each other's titles. Its cost no longer
-   grows with history (the per-day line above: day 1 is every title's first load, which inserts the titles
-   and their tags). `tests/integration/test_incremental_load.py` checks after every one of ~50 loads
-   (out-of-order dates, reruns, removals, ties across types, synthetic rows, two upserts at once) that
-   `core.titles` and `core.title_tags` equal a from-scratch recomputation.
-2. **The Jikan object no longer goes through Python.** validate asks the server for each record without the
-   keys the model does not read (those of the batch's first page, dropped with `jsonb - text[]`: ~1.3 KB
-   instead of ~4.4 KB to send and decode), stages the typed columns with COPY plus the object's place (page,
-   item), and the upsert takes the object from `raw.jikan_pages`; rejects are re-validated whole for their
-   stored errors. A test checks that staging and
-   rejects are exactly what validating every whole object gives.
-3. **lz4 TOAST compression** for the JSONB columns holding Jikan objects (payloads, raw pages).
+### What changed since the 0.37 / 0.39 run (2026-11-24 22:01 UTC)
 
-Smaller: a rerun keeps an unchanged object's stored TOAST value instead of writing it again;
-`remove_dropped_titles` no longer reads staging (on stale statistics its anti-join read the batch's whole
-staging once per row, 0.4 s a snapshot in a trial run); each repeat of this script runs on a new database.
+1. **Validation streams into staging's COPY** (`pipeline.validate`, `warehouse/staging.py`): each record is
+   validated as COPY asks for the next chunk, so the server stores one 64 KB chunk while the client validates
+   the next, where before it waited for the whole batch to be validated and encoded.
+2. **Typed staging** (migration `006_typed_staging.sql`): `core.staged_records` holds the typed columns of
+   `core.anime_snapshots` instead of a JSONB `record` of them. The COPY text is written by
+   `staging.copy_value` (no JSON encoding on the client, no JSONB parsing on the server; staged rows half the
+   size) and the upsert reads the columns as they are (no `jsonb_populate_record`). Batches staged as JSON
+   before the upgrade are converted by the migration (a test loads one across the upgrade).
+   `tests/integration/test_staging_copy_text.py` round-trips awkward text, arrays, NULLs, numbers and
+   timestamps through PostgreSQL.
+3. **Records arrive as JSON text and are decoded by pydantic-core's parser** without its string cache (same
+   values as `json.loads`, in about 60% of its time; with the cache, the default, it took longer than
+   `json.loads`), instead of psycopg2's JSONB decoding.
+4. **The upsert's legacy branch** (rows staged before migration 005) is an empty partial-index probe instead of
+   a look at every staged row of the batch.
 
-Why the goal is still missed:
+In quick 40,000-row runs on this machine, these took the insert run from 9.8 s to 6.0 s and the rerun from
+7.7 s to 5.6 s. At full size (2026-11-25 00:20 UTC, the machine otherwise idle): insert run 19.4 s and rerun
+17.0 s, where the 22:01 run took 32.5 s and 31.3 s on a busier machine; the validate step's peak memory for
+1,000 titles fell from 24.2 to 7.0 MB (section "DAG parse time and task memory").
 
-- **The baseline got faster too.** lz4 makes the same COPY about 1.9x faster (compressing the JSONB was
-  most of COPY's own work), and the baseline uses the table's own column compression. Against COPY as it
-  was measured before (pglz, the reference row), the pipeline is at about 0.7x and would meet the goal;
-  against a like-for-like COPY it is at about 0.4x: 1.3x too slow.
-- **What is left is real work in every step**, per row and roughly in the shares of the table above:
-  reading the records back (the server expands each page and drops the unread keys, the client decodes
-  the rest), pydantic, staging (JSON of the typed columns, COPY into a table with two unique indexes and a
-  foreign key), the upsert's INSERT (what COPY does, compressing the object into TOAST, plus two indexes, a
-  foreign-key check and ON CONFLICT), and the titles upkeep, which rewrites one `core.titles` row per title
-  and day because last_seen and the count change every day. COPY does only the row-writing part of this:
-  within 0.5x the pipeline may spend twice COPY's time on everything, and the upsert's INSERT alone costs
-  most of one COPY.
+### Why the goal is still missed, and what would meet it
 
-What would close the gap (design changes, not made here):
+Against its paired COPY the insert run is at 0.39 (1.27x too slow) and the rerun at 0.45 (1.10x). Per row,
+in the order of their cost (the table above; quiet-machine figures from EXPLAIN ANALYZE of single batches):
 
-1. Stage typed columns instead of the JSON `record`: no JSON encoding on the client, no JSONB parsing in
-   the staging COPY, no `jsonb_populate_record` in the upsert (roughly half of staging, a tenth of the
-   upsert). The JSON record is a contract other code relies on (a test edits it to make an upsert fail).
-2. validate + upsert as one task (one transaction, validated rows straight into the upsert): no staging
-   round trip and one page expansion instead of two. It changes the DAG: today validate can be cleared and
-   rerun on its own, and a failed reject-share check leaves the stored snapshot untouched before any upsert.
-3. Reruns: a `fillfactor` below 100 on `core.anime_snapshots` would make the rerun's updates HOT (no new
-   index entries), for about 10% more space over the whole history.
-4. Titles: if first/last seen and the count were not stored per title but computed where they are read, a
-   daily load would only write the titles whose attributes change (a schema change, and a cost moved to the
-   analytics views).
+- **The upsert's INSERT** is what COPY does (the row, its payload compressed into TOAST) plus two index
+  entries, a foreign-key check and ON CONFLICT, from pages expanded on the server: about 40 µs a row, of
+  which the INSERT itself is about 26 µs (disabling the foreign-key trigger or dropping the second index
+  each changed it by under 2%). COPY's whole cost is about 65–75 µs a row, so this alone is about 0.4 of it.
+- **The titles upkeep** (`core.upkeep_titles`) rewrites every loaded title's `core.titles` row each day
+  (last_seen and the count change) after four to six index probes: about 25 µs a title, flat with history
+  (the per-day line above). Right after a rerun its tag check reads the rerun's dead row versions (measured
+  15 µs instead of 2 µs a title) until autovacuum.
+- **Reading the records**: the server expands each page, drops the keys validation does not read and prints
+  the rest as JSON text (about 20 µs a record: 3 for the expansion, 9 for the key cut and the order, 8 for
+  the text), the client decodes it (8 µs). **pydantic** and the staging line: 15 + 9 µs, overlapped with the
+  server's ingest of the previous chunk.
+
+So the pipeline writes each row twice (staging, then the snapshot), reads each Jikan object twice (validate,
+then the upsert's payload) and maintains a second table per row (titles), where COPY writes one row once.
+Within 0.5x, everything but the INSERT has to fit in about 0.1 of COPY's time. What would get there changes
+what the pipeline promises, so it is left to planning:
+
+1. **validate and upsert as one task**, one transaction: no staging write or read, one page expansion instead
+   of two (about a third of today's time). Today validate can be cleared and rerun on its own (issue 8's
+   `tasks clear` tests), and a failed reject-share check leaves the stored snapshot untouched before any
+   upsert starts.
+2. **Titles computed where they are read**: first/last seen and the snapshot count kept out of `core.titles`
+   (a view over `core.anime_snapshots`), so a daily load writes only the titles whose attributes change. In
+   production most titles' figures (members, score) change every day, so this saves less there than here.
+3. **No payload in `core.anime_snapshots`**: the Jikan object is already in `raw.jikan_pages`; a reference
+   (batch, page, item) would make the upsert's INSERT about half as costly, but the COPY baseline (the same
+   table's rows) would shrink with it, and analysts would lose the object beside its row.
+
+Tried and not worth it: `fillfactor` < 100 on `core.anime_snapshots` for HOT rerun updates (a snapshot's
+rows share their pages, about ten to a page, so a whole-snapshot rerun would need most of each page free);
+a hash join instead of the per-object staging probe (about 6 ms of a 100 ms upsert, against a plan that must
+stay right on stale statistics); pydantic's `model_validate_json` on the record text (slower than decoding
+and validating the dict); sending whole objects instead of cutting them on the server (slower on both sides).
 """
 
 
