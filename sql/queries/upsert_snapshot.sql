@@ -1,7 +1,12 @@
 -- Staged records of one batch -> core.anime_snapshots for (snapshot_type, snapshot_date).
 -- The typed columns come from staging as they are, the Jikan object (payload) straight from raw.jikan_pages by
 -- its place (page, item): it never goes through the client again.
--- Returns one row per title: its mal_id, and inserted = true for a new row, false for an update.
+-- Returns one row per title: its mal_id; inserted = true for a new row, false for an update; was_synthetic =
+-- true when the row it replaced was synthetic (the history generator's): the row is real now.
+WITH was_synthetic AS (  -- read before the statement writes (every part of it sees the same snapshot)
+    SELECT w.mal_id FROM core.anime_snapshots w
+    WHERE w.snapshot_type = %(snapshot_type)s AND w.snapshot_date = %(snapshot_date)s AND w.synthetic
+)
 INSERT INTO core.anime_snapshots AS s (
     snapshot_type, snapshot_date, mal_id, list_position, title, title_english, title_japanese, type,
     source, episodes, status, airing, aired_from, aired_to, duration, rating, score, scored_by, rank,
@@ -70,5 +75,6 @@ ON CONFLICT (snapshot_type, snapshot_date, mal_id) DO UPDATE SET
     payload        = CASE WHEN s.payload = EXCLUDED.payload THEN s.payload ELSE EXCLUDED.payload END,
     batch_id       = EXCLUDED.batch_id,
     run_id         = EXCLUDED.run_id,
+    synthetic      = false,
     updated_at     = now()
-RETURNING s.mal_id, (xmax = 0) AS inserted;
+RETURNING s.mal_id, (xmax = 0) AS inserted, s.mal_id IN (SELECT mal_id FROM was_synthetic) AS was_synthetic;

@@ -232,8 +232,8 @@ def test_two_upserts_at_once_each_see_the_others_titles(warehouse, warehouse_db,
         with other.cursor() as cur:  # the first upsert, up to its titles upkeep, not committed yet
             cur.execute(query("upsert_snapshot"), params)
             upserted = cur.fetchall()
-            cur.execute(query("upkeep_titles"), {**params, "mal_ids": [m for m, _ in upserted],
-                                                 "inserted": [i for _, i in upserted], "removed": []})
+            cur.execute(query("upkeep_titles"), {**params, "mal_ids": [m for m, _, _ in upserted],
+                                                 "inserted": [i for _, i, _ in upserted], "removed": []})
         errors = []
 
         def second_upsert():
@@ -277,6 +277,31 @@ def test_the_upsert_takes_every_object_from_raw_exactly_as_landed(warehouse, cor
                                             "WHERE batch_id = %s", (batch_id,)))
     firsts = [r for i, r in enumerate(records) if i != 30]
     assert stored_payloads == {i + 1: r for i, r in enumerate(firsts)}
+
+
+def test_a_real_load_over_a_synthetic_snapshot_of_its_date_makes_its_rows_and_titles_real(warehouse, corpus):
+    """The history generator filled a date; a real run of that date (e.g. yesterday's, re-run) replaces its
+    rows: they are real afterwards, the synthetic ones it no longer lists are gone, and the titles (their
+    synthetic flag included) equal a full recomputation."""
+    from anime_dashboard.history import generate_history
+
+    generate_history(warehouse, end_date=DAYS[2], days=2, list_sizes={"top": 60, "airing": 10, "upcoming": 10,
+                                                                      "movies": 10})
+    synthetic_top = {m for (m,) in fetch(warehouse, "SELECT mal_id FROM core.anime_snapshots WHERE snapshot_type = "
+                                                    "'top' AND snapshot_date = %s AND synthetic", (DAYS[2],))}
+    records = [r for r in corpus if r["mal_id"] in synthetic_top][:30]
+    assert len(records) >= 20, "the generator's top list should hold corpus titles"
+    loaded = load(warehouse, "top", DAYS[2], records)
+    assert loaded["updated"] == len(records) and loaded["removed"] == len(synthetic_top) - len(records)
+    assert fetch(warehouse, "SELECT count(*), bool_or(synthetic), min(batch_id) IS NOT NULL FROM core.anime_snapshots "
+                            "WHERE snapshot_type = 'top' AND snapshot_date = %s", (DAYS[2],)) == [
+        (len(records), False, True)]
+    assert fetch(warehouse, "SELECT synthetic FROM core.snapshots WHERE snapshot_type = 'top' AND snapshot_date = %s",
+                 (DAYS[2],)) == [(False,)]
+    assert_titles_match_a_full_recomputation(warehouse, "a real load over a synthetic date")
+    # every loaded title has a real row now, so none of them is a synthetic title any more
+    assert fetch(warehouse, "SELECT count(*), bool_or(synthetic) FROM core.titles WHERE mal_id = ANY (%s)",
+                 ([r["mal_id"] for r in records],)) == [(len(records), False)]
 
 
 def test_rows_staged_before_migration_005_still_load(warehouse, corpus):

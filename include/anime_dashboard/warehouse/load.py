@@ -33,12 +33,16 @@ def load_snapshot(conn, batch: dict[str, Any], run_id: str) -> LoadResult:
     with transaction(conn), conn.cursor() as cur:
         cur.execute(query("upsert_snapshot"), params)
         upserted = cur.fetchall()
-        flags = [inserted for _, inserted in upserted]
-        cur.execute(query("remove_dropped_titles"), {**params, "mal_ids": [mal_id for mal_id, _ in upserted]})
+        mal_ids = [mal_id for mal_id, _, _ in upserted]
+        flags = [inserted for _, inserted, _ in upserted]
+        cur.execute(query("remove_dropped_titles"), {**params, "mal_ids": mal_ids})
         removed_ids = [row[0] for row in cur.fetchall()]
         result = LoadResult(inserted=sum(flags), updated=len(flags) - sum(flags), removed=len(removed_ids))
         cur.execute(query("refresh_snapshot_catalog"), params)
-        cur.execute(query("upkeep_titles"), {**params, "mal_ids": [mal_id for mal_id, _ in upserted],
-                                             "inserted": flags, "removed": removed_ids})
+        # a title whose synthetic row became real is recomputed from all its rows, as one that lost a row is
+        # (its synthetic flag can change, which the incremental path keeps on an update)
+        made_real = [mal_id for mal_id, _, was_synthetic in upserted if was_synthetic]
+        cur.execute(query("upkeep_titles"), {**params, "mal_ids": mal_ids, "inserted": flags,
+                                             "removed": removed_ids + made_real})
         cur.execute(query("upsert_run_metrics"), {**params, **result.as_dict(), "outcome": "success"})
     return result
