@@ -133,7 +133,8 @@ def variant(raw: dict, k: int) -> dict:
 
 def build_lists(list_sizes: dict[str, int]) -> dict[str, list[dict]]:
     """Each type's list: the corpus titles its query returns (replay filters), topped up with variants."""
-    from anime_dashboard.history import load_corpus, matches
+    from anime_dashboard.history import load_corpus
+    from anime_dashboard.history_plan import matches
     from anime_dashboard.snapshots import BY_NAME
 
     corpus = load_corpus()
@@ -188,7 +189,8 @@ def land_all(conn, snapshots, lists) -> list[int]:
         pages = pages_of(snapshot, lists[name], now)
         stats = RequestStats(requests=len(pages), pages=len(pages))
         batch_id, _ = land_batch(conn, dag_id=f"{DAG_PREFIX}_{snapshot.dag_id}", run_id=run_id,
-                                 snapshot_type=name, snapshot_date=day, params=snapshot.params, pages=pages,
+                                 snapshot_type=name, snapshot_date=day, params=snapshot.params,
+                                 max_pages=snapshot.max_pages, pages=pages,
                                  stats=stats, started_at=now, finished_at=now)
         batch_ids.append(batch_id)
     return batch_ids

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from support import PG, ROOT, RUN_TOKEN, create_database, drop_database, pg_uri
+from support import PG, ROOT, RUN_TOKEN, create_database, drop_database, empty_warehouse, pg_uri
 
 
 JIKAN_LIMITER_PREFIX = f"ad_test_{RUN_TOKEN}:jikan"  # every Redis key of this run's Jikan limiters
@@ -101,10 +101,7 @@ def warehouse_db():
 def warehouse(warehouse_db):
     """A connection to an empty warehouse (every table truncated before the test)."""
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
-    with conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE raw.extract_batches, raw.jikan_pages, core.anime_snapshots, "
-                    "core.staged_records, core.rejects, core.run_metrics, core.snapshots, core.titles, "
-                    "core.title_tags CASCADE")
+    empty_warehouse(conn)
     yield conn
     conn.close()
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -108,3 +110,41 @@ def query_db(dbname: str, sql: str, params=None) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+WAREHOUSE_TABLES = ("raw.extract_batches, raw.jikan_pages, core.anime_snapshots, core.staged_records, core.rejects, "
+                    "core.run_metrics, core.snapshots, core.titles, core.title_tags, core.list_definitions")
+
+
+def empty_warehouse(conn) -> None:
+    """Every warehouse table emptied (committed), list definitions included: versions start again at 1."""
+    with conn, conn.cursor() as cur:
+        cur.execute(f"TRUNCATE {WAREHOUSE_TABLES} CASCADE")
+
+
+def migrations_before(tmp_path: Path, version: str) -> Path:
+    """A directory with the project's migrations numbered below ``version``: what an older release applied."""
+    import shutil
+
+    from anime_dashboard.warehouse.db import sql_dir
+
+    older = tmp_path / f"migrations_before_{version}"
+    older.mkdir()
+    for path in sorted((sql_dir() / "migrations").glob("*.sql")):
+        if path.name < version:
+            shutil.copy(path, older)
+    return older
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[tuple[str, "psycopg2.extensions.connection"]]:
+    """A database of its own for one test, and a connection to it; both gone afterwards."""
+    name = create_database(prefix)
+    try:
+        conn = psycopg2.connect(dbname=name, **PG)
+        try:
+            yield name, conn
+        finally:
+            conn.close()
+    finally:
+        drop_database(name)

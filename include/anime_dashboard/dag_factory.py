@@ -103,8 +103,8 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
         default_args=DEFAULT_ARGS,
         tags=["jikan", "snapshot", snapshot.name],
         doc_md=(doc_md or "") + f"\n\n## This DAG: `{snapshot.name}`\n\n{snapshot.description}: "
-        f"`GET /v4/anime?{'&'.join(f'{k}={v}' for k, v in snapshot.params.items())}`, "
-        f"up to {snapshot.max_pages} pages of 25.\n",
+        f"`GET /v4/anime?{snapshot.query_string}`, up to {snapshot.max_pages} pages of 25 (its list definition: "
+        "a new query or cap starts a new version of the list).\n",
     )
     def snapshot_dag():
         @task(pool=JIKAN_POOL, execution_timeout=timedelta(minutes=20))

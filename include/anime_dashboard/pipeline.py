@@ -65,7 +65,7 @@ def extract(snapshot: SnapshotType, *, conn, dag_id: str, run_id: str, snapshot_
     pages = list(client.iter_anime_pages(snapshot.params, snapshot.max_pages))
     batch_id, received = land_batch(
         conn, dag_id=dag_id, run_id=run_id, snapshot_type=snapshot.name, snapshot_date=snapshot_date,
-        params=snapshot.params, pages=pages, stats=client.stats, started_at=started,
+        params=snapshot.params, max_pages=snapshot.max_pages, pages=pages, stats=client.stats, started_at=started,
         finished_at=datetime.now(timezone.utc))
     log.info("%s %s: landed batch %s, %d pages, %d records, %s", snapshot.name, snapshot_date, batch_id,
              len(pages), received, client.stats.as_dict())

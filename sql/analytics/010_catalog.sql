@@ -2,20 +2,44 @@
 -- Everything here reads the small core.snapshots / core.titles tables or one snapshot by primary key.
 
 CREATE VIEW analytics.snapshot_catalog AS
-SELECT c.snapshot_type,
-       c.snapshot_date,
-       c.titles,
-       c.synthetic AS is_synthetic,
-       c.snapshot_date = max(c.snapshot_date) OVER (PARTITION BY c.snapshot_type) AS is_latest,
-       c.loaded_at
-FROM core.snapshots c;
-COMMENT ON VIEW analytics.snapshot_catalog IS 'One row per stored snapshot: a snapshot type on a date (UTC) and how many titles it lists.';
-COMMENT ON COLUMN analytics.snapshot_catalog.snapshot_type IS 'Which list: top (completed, by score), airing, upcoming or movies (by popularity), as queried from Jikan.';
+WITH seq AS (
+    SELECT c.*, d.version, d.query, d.max_pages,
+           lag(c.snapshot_date) OVER w AS prior_date,
+           lag(c.definition_id) OVER w AS prior_definition_id
+    FROM core.snapshots c
+    JOIN core.list_definitions d USING (definition_id)
+    WINDOW w AS (PARTITION BY c.snapshot_type ORDER BY c.snapshot_date)
+), runs AS (  -- consecutive snapshots of one definition form a run: a new run starts where it changes
+    SELECT s.*,
+           count(*) FILTER (WHERE s.prior_definition_id IS DISTINCT FROM s.definition_id)
+               OVER (PARTITION BY s.snapshot_type ORDER BY s.snapshot_date) AS run
+    FROM seq s
+)
+SELECT r.snapshot_type,
+       r.snapshot_date,
+       r.titles,
+       r.synthetic AS is_synthetic,
+       r.snapshot_date = max(r.snapshot_date) OVER (PARTITION BY r.snapshot_type) AS is_latest,
+       r.loaded_at,
+       r.version AS definition_version,
+       (SELECT string_agg(q.key || '=' || q.value, '&' ORDER BY q.key) FROM jsonb_each_text(r.query) q)
+           AS definition_query,
+       r.max_pages AS definition_max_pages,
+       min(r.snapshot_date) OVER (PARTITION BY r.snapshot_type, r.run) AS definition_since,
+       CASE WHEN r.prior_definition_id = r.definition_id THEN r.prior_date END AS previous_snapshot_date
+FROM runs r;
+COMMENT ON VIEW analytics.snapshot_catalog IS 'One row per stored snapshot: a snapshot type on a date (UTC), how many titles it lists, and the list definition (query and page cap) it was fetched with. History views compare a snapshot only with previous_snapshot_date, never across definitions.';
+COMMENT ON COLUMN analytics.snapshot_catalog.snapshot_type IS 'Which list: top (finished titles by score), airing, upcoming or movies (most members first), as queried from Jikan.';
 COMMENT ON COLUMN analytics.snapshot_catalog.snapshot_date IS 'The day (UTC) the snapshot describes; one snapshot per type and day.';
 COMMENT ON COLUMN analytics.snapshot_catalog.titles IS 'Number of titles in this snapshot.';
 COMMENT ON COLUMN analytics.snapshot_catalog.is_synthetic IS 'True when the snapshot was written by the history generator (derived from real data with a synthetic drift), not fetched from Jikan.';
 COMMENT ON COLUMN analytics.snapshot_catalog.is_latest IS 'True for the newest snapshot of its type.';
 COMMENT ON COLUMN analytics.snapshot_catalog.loaded_at IS 'When the snapshot was last written to the warehouse.';
+COMMENT ON COLUMN analytics.snapshot_catalog.definition_version IS 'Version of the list definition (query and page cap) this snapshot was fetched with: 1, 2, ... per snapshot type, in the order first used.';
+COMMENT ON COLUMN analytics.snapshot_catalog.definition_query IS 'The definition''s query on Jikan''s GET /v4/anime (without page and limit), e.g. order_by=members&sort=desc&status=airing.';
+COMMENT ON COLUMN analytics.snapshot_catalog.definition_max_pages IS 'The definition''s page cap: at most this many pages of 25 titles were fetched.';
+COMMENT ON COLUMN analytics.snapshot_catalog.definition_since IS 'First date of the unbroken run of snapshots of this type with this definition (the date the definition last took effect).';
+COMMENT ON COLUMN analytics.snapshot_catalog.previous_snapshot_date IS 'The snapshot of this type just before this one, when it has the same definition; null for the first snapshot and for the first one after a definition change (nothing comparable before it).';
 
 CREATE VIEW analytics.database_stats AS
 SELECT c.snapshot_type,

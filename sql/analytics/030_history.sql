@@ -14,9 +14,12 @@ SELECT s.snapshot_type,
        s.members,
        s.favorites,
        s.scored_by,
-       s.synthetic AS is_synthetic
+       s.synthetic AS is_synthetic,
+       d.version AS definition_version
 FROM core.anime_snapshots s
-JOIN core.titles t USING (mal_id);
+JOIN core.titles t USING (mal_id)
+JOIN core.snapshots c USING (snapshot_type, snapshot_date)
+JOIN core.list_definitions d ON d.definition_id = c.definition_id;
 COMMENT ON VIEW analytics.title_history IS 'One row per title, snapshot type and day: its figures that day. Filter by title or mal_id (and snapshot_type) - unfiltered it is every stored row.';
 COMMENT ON COLUMN analytics.title_history.snapshot_type IS 'Which list: top, airing, upcoming or movies.';
 COMMENT ON COLUMN analytics.title_history.snapshot_date IS 'The day (UTC) of the snapshot.';
@@ -30,6 +33,7 @@ COMMENT ON COLUMN analytics.title_history.members IS 'Users with it on their lis
 COMMENT ON COLUMN analytics.title_history.favorites IS 'Users who had it as a favourite that day.';
 COMMENT ON COLUMN analytics.title_history.scored_by IS 'Users who had scored it that day.';
 COMMENT ON COLUMN analytics.title_history.is_synthetic IS 'True when the row is synthetic history (history generator), not fetched from Jikan.';
+COMMENT ON COLUMN analytics.title_history.definition_version IS 'Version of the list definition that day''s snapshot was fetched with (see analytics.snapshot_catalog); list positions of two versions are not comparable.';
 
 CREATE MATERIALIZED VIEW analytics.market_daily AS
 SELECT s.snapshot_type,
@@ -42,11 +46,15 @@ SELECT s.snapshot_type,
        sum(s.members)::bigint AS total_members,
        round(avg(s.members))::bigint AS avg_members,
        sum(s.favorites)::bigint AS total_favorites,
-       bool_and(s.synthetic) AS is_synthetic
+       bool_and(s.synthetic) AS is_synthetic,
+       d.version AS definition_version,
+       s.snapshot_type || ' v' || d.version AS list_version
 FROM core.anime_snapshots s
-GROUP BY s.snapshot_type, s.snapshot_date;
+JOIN core.snapshots c USING (snapshot_type, snapshot_date)
+JOIN core.list_definitions d ON d.definition_id = c.definition_id
+GROUP BY s.snapshot_type, s.snapshot_date, d.version;
 CREATE UNIQUE INDEX market_daily_key ON analytics.market_daily (snapshot_type, snapshot_date);
-COMMENT ON MATERIALIZED VIEW analytics.market_daily IS 'One row per snapshot type and day: the list as a whole (size, scores, members). Materialized; refreshed after each load.';
+COMMENT ON MATERIALIZED VIEW analytics.market_daily IS 'One row per snapshot type and day: the list as a whole (size, scores, members), with the definition it was fetched with (chart per list_version to compare days). Materialized; refreshed after each load.';
 COMMENT ON COLUMN analytics.market_daily.snapshot_type IS 'Which list: top, airing, upcoming or movies.';
 COMMENT ON COLUMN analytics.market_daily.snapshot_date IS 'The day (UTC) of the snapshot.';
 COMMENT ON COLUMN analytics.market_daily.titles IS 'Titles in the list that day.';
@@ -58,19 +66,23 @@ COMMENT ON COLUMN analytics.market_daily.total_members IS 'Sum of members over t
 COMMENT ON COLUMN analytics.market_daily.avg_members IS 'Average members per title.';
 COMMENT ON COLUMN analytics.market_daily.total_favorites IS 'Sum of favourites over the list.';
 COMMENT ON COLUMN analytics.market_daily.is_synthetic IS 'True when that day''s snapshot is synthetic history, not fetched from Jikan.';
+COMMENT ON COLUMN analytics.market_daily.definition_version IS 'Version of the list definition (query and page cap) that day''s snapshot was fetched with (see analytics.snapshot_catalog).';
+COMMENT ON COLUMN analytics.market_daily.list_version IS 'The list and its definition version, e.g. airing v2: one series per list_version never joins days of two definitions.';
 
 CREATE VIEW analytics.movers AS
-WITH latest AS (
-    SELECT c.snapshot_type, max(c.snapshot_date) AS snapshot_date
-    FROM core.snapshots c GROUP BY c.snapshot_type),
-cmp AS (
+WITH latest AS (  -- the newest snapshot of each type, and the first date of its definition's run
+    SELECT c.snapshot_type, c.snapshot_date, c.previous_snapshot_date, c.definition_since
+    FROM analytics.snapshot_catalog c
+    WHERE c.is_latest),
+cmp AS (  -- what it is compared with: snapshots of the same definition only
     SELECT l.snapshot_type, l.snapshot_date,
+           l.previous_snapshot_date AS previous_date,
            (SELECT max(c.snapshot_date) FROM core.snapshots c
-            WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date < l.snapshot_date) AS previous_date,
+            WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date <= l.snapshot_date - 7
+              AND c.snapshot_date >= l.definition_since) AS week_ago_date,
            (SELECT max(c.snapshot_date) FROM core.snapshots c
-            WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date <= l.snapshot_date - 7) AS week_ago_date,
-           (SELECT max(c.snapshot_date) FROM core.snapshots c
-            WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date <= l.snapshot_date - 30) AS month_ago_date
+            WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date <= l.snapshot_date - 30
+              AND c.snapshot_date >= l.definition_since) AS month_ago_date
     FROM latest l)
 SELECT c.snapshot_type,
        c.snapshot_date,
@@ -104,7 +116,7 @@ LEFT JOIN core.anime_snapshots w
        ON w.snapshot_type = c.snapshot_type AND w.snapshot_date = c.week_ago_date AND w.mal_id = s.mal_id
 LEFT JOIN core.anime_snapshots m
        ON m.snapshot_type = c.snapshot_type AND m.snapshot_date = c.month_ago_date AND m.mal_id = s.mal_id;
-COMMENT ON VIEW analytics.movers IS 'Every title of the newest snapshot of each type with its change against the previous snapshot and against the snapshots 7 and 30 days earlier (null when it was not in that list then). Positive changes in position and rank mean it moved up.';
+COMMENT ON VIEW analytics.movers IS 'Every title of the newest snapshot of each type with its change against the previous snapshot and against the snapshots 7 and 30 days earlier, of the same list definition only (null when it was not in that list then, or when no snapshot of that definition is that old). Positive changes in position and rank mean it moved up.';
 COMMENT ON COLUMN analytics.movers.snapshot_type IS 'Which list: top, airing, upcoming or movies.';
 COMMENT ON COLUMN analytics.movers.snapshot_date IS 'Date of the newest snapshot of this type.';
 COMMENT ON COLUMN analytics.movers.mal_id IS 'MyAnimeList id of the title.';
@@ -113,17 +125,17 @@ COMMENT ON COLUMN analytics.movers.list_position IS 'Place in the newest list, 1
 COMMENT ON COLUMN analytics.movers.rank IS 'MyAnimeList rank by score now, 1 = best.';
 COMMENT ON COLUMN analytics.movers.score IS 'Score now, 0-10.';
 COMMENT ON COLUMN analytics.movers.members IS 'Members now.';
-COMMENT ON COLUMN analytics.movers.previous_date IS 'Date of the previous snapshot of this type (null if there is none).';
+COMMENT ON COLUMN analytics.movers.previous_date IS 'Date of the previous snapshot of this type, if it has the same list definition (null if there is none, or the newest is the first of a new definition).';
 COMMENT ON COLUMN analytics.movers.position_change IS 'Places moved up in the list since the previous snapshot (negative: down; null: new in the list).';
 COMMENT ON COLUMN analytics.movers.rank_change IS 'Places gained in MyAnimeList rank since the previous snapshot (negative: lost).';
 COMMENT ON COLUMN analytics.movers.score_change IS 'Score now minus score at the previous snapshot.';
 COMMENT ON COLUMN analytics.movers.members_change IS 'Members now minus members at the previous snapshot.';
-COMMENT ON COLUMN analytics.movers.week_ago_date IS 'Date of the newest snapshot at least 7 days older than the newest one.';
+COMMENT ON COLUMN analytics.movers.week_ago_date IS 'Date of the newest snapshot at least 7 days older than the newest one, of the same list definition.';
 COMMENT ON COLUMN analytics.movers.position_change_7d IS 'Places moved up in the list since week_ago_date.';
 COMMENT ON COLUMN analytics.movers.rank_change_7d IS 'Places gained in MyAnimeList rank since week_ago_date.';
 COMMENT ON COLUMN analytics.movers.score_change_7d IS 'Score change since week_ago_date.';
 COMMENT ON COLUMN analytics.movers.members_change_7d IS 'Members gained since week_ago_date.';
-COMMENT ON COLUMN analytics.movers.month_ago_date IS 'Date of the newest snapshot at least 30 days older than the newest one.';
+COMMENT ON COLUMN analytics.movers.month_ago_date IS 'Date of the newest snapshot at least 30 days older than the newest one, of the same list definition.';
 COMMENT ON COLUMN analytics.movers.position_change_30d IS 'Places moved up in the list since month_ago_date.';
 COMMENT ON COLUMN analytics.movers.rank_change_30d IS 'Places gained in MyAnimeList rank since month_ago_date.';
 COMMENT ON COLUMN analytics.movers.score_change_30d IS 'Score change since month_ago_date.';
@@ -131,16 +143,15 @@ COMMENT ON COLUMN analytics.movers.members_change_30d IS 'Members gained since m
 COMMENT ON COLUMN analytics.movers.is_synthetic IS 'True when the newest row is synthetic history, not fetched from Jikan.';
 
 CREATE MATERIALIZED VIEW analytics.list_changes AS
-WITH snaps AS (
-    SELECT snapshot_type, snapshot_date,
-           lag(snapshot_date) OVER (PARTITION BY snapshot_type ORDER BY snapshot_date) AS previous_date
-    FROM core.snapshots)
+WITH snaps AS (  -- each snapshot and the one before it, when both have the same list definition
+    SELECT snapshot_type, snapshot_date, previous_snapshot_date AS previous_date
+    FROM analytics.snapshot_catalog
+    WHERE previous_snapshot_date IS NOT NULL)
 SELECT n.snapshot_type, n.snapshot_date, n.previous_date AS previous_snapshot_date, 'entered'::text AS change,
        cur.mal_id, cur.title, cur.list_position, cur.score, cur.members, cur.synthetic AS is_synthetic
 FROM snaps n
 JOIN core.anime_snapshots cur ON cur.snapshot_type = n.snapshot_type AND cur.snapshot_date = n.snapshot_date
-WHERE n.previous_date IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM core.anime_snapshots p
+WHERE NOT EXISTS (SELECT 1 FROM core.anime_snapshots p
                   WHERE p.snapshot_type = n.snapshot_type AND p.snapshot_date = n.previous_date
                     AND p.mal_id = cur.mal_id)
 UNION ALL
@@ -153,10 +164,10 @@ WHERE NOT EXISTS (SELECT 1 FROM core.anime_snapshots c
                     AND c.mal_id = p.mal_id);
 CREATE UNIQUE INDEX list_changes_key ON analytics.list_changes (snapshot_type, snapshot_date, mal_id);
 CREATE INDEX list_changes_date ON analytics.list_changes (snapshot_date);
-COMMENT ON MATERIALIZED VIEW analytics.list_changes IS 'Titles entering and leaving each list: one row per title that is in a snapshot but not in the previous one of its type (entered), or the other way round (left). Materialized; refreshed after each load.';
+COMMENT ON MATERIALIZED VIEW analytics.list_changes IS 'Titles entering and leaving each list: one row per title that is in a snapshot but not in the previous one of its type (entered), or the other way round (left), when both snapshots have the same list definition (the first snapshot of a new definition has no rows). Materialized; refreshed after each load.';
 COMMENT ON COLUMN analytics.list_changes.snapshot_type IS 'Which list: top, airing, upcoming or movies.';
 COMMENT ON COLUMN analytics.list_changes.snapshot_date IS 'The snapshot in which the title entered, or the first one it was missing from.';
-COMMENT ON COLUMN analytics.list_changes.previous_snapshot_date IS 'The snapshot of the same type just before snapshot_date.';
+COMMENT ON COLUMN analytics.list_changes.previous_snapshot_date IS 'The snapshot of the same type just before snapshot_date (same list definition).';
 COMMENT ON COLUMN analytics.list_changes.change IS 'entered or left.';
 COMMENT ON COLUMN analytics.list_changes.mal_id IS 'MyAnimeList id of the title.';
 COMMENT ON COLUMN analytics.list_changes.title IS 'Default (romanised) title.';

@@ -1,37 +1,57 @@
--- history_daily: every generated title's values on each day of one chunk of the range
--- (t = days before the end date; at t = 0 every value is the title's end value):
---   score      = end score + trend * t / 365 + wave and wobble (each 0 at t = 0), clamped to 1..10, 2 decimals;
---                NULL stays NULL
---   members    = end members / (1 + growth * g / 365), likewise scored_by and favorites (smaller in the past),
---                where g = t + pace * (sin(2 pi t / cycle + phase) - sin(phase)), at least 0: a clock that runs
---                up to `pace` days ahead of or behind the calendar, so growth comes in spurts
---   rank       = place by score (desc, then mal_id) among all generated titles that day; NULL without a score
---   popularity = place by members (desc, then mal_id) among all generated titles that day
+-- history_daily: the values of every title in a list on the days of one chunk, t = days before its anchor
+-- (at t = 0 every value is its anchor value):
+--   score      = anchor score + trend * (1 - exp(-t / trend_days)) + wave + wobble (build_titles.sql),
+--                clamped to 1..10, 2 decimals; NULL stays NULL
+--   members    = anchor members / (1 + growth * g / 365), likewise scored_by and favorites (smaller in the past
+--                when they grow), where g = t + pace * (sin(2 pi t / cycle + phase) - sin(phase)) >= 0 is the
+--                growth clock
+--   rank       = anchor rank + the ranks its score change crosses (rank_slope ranks per point, read off the
+--                anchor day's score -> rank curve); NULL and 0 (unranked) stay
+--   popularity = anchor popularity + popularity_slope * (its log members change - the median one that day):
+--                a title growing like the market keeps its place
 TRUNCATE history_daily;
 
-INSERT INTO history_daily (snapshot_date, mal_id, score, scored_by, members, favorites, rank, popularity)
-SELECT v.snapshot_date, v.mal_id, v.score, v.scored_by, v.members, v.favorites,
-       CASE WHEN v.score IS NOT NULL THEN
-           row_number() OVER (PARTITION BY v.snapshot_date ORDER BY v.score DESC NULLS LAST, v.mal_id) END,
-       CASE WHEN v.members IS NOT NULL THEN
-           row_number() OVER (PARTITION BY v.snapshot_date ORDER BY v.members DESC NULLS LAST, v.mal_id) END
-FROM (
-    SELECT w.snapshot_date, w.mal_id,
-           CASE WHEN w.score_end IS NOT NULL THEN least(10.0, greatest(1.0, round((
-               w.score_end
-               + w.trend * w.t / 365.0
-               + w.wave_amplitude * (sin(2 * pi() * w.t / w.wave_days + w.wave_phase) - sin(w.wave_phase))
-               + w.wobble_amplitude * (sin(2 * pi() * w.t / w.wobble_days + w.wobble_phase) - sin(w.wobble_phase))
+INSERT INTO history_daily (anchor_date, snapshot_date, mal_id, score, scored_by, members, favorites, rank,
+                           popularity)
+WITH need AS (
+    SELECT DISTINCT g.anchor_date, g.snapshot_date, g.t, m.mal_id
+    FROM history_targets g
+    JOIN history_members m ON m.snapshot_type = g.snapshot_type AND m.anchor_date = g.anchor_date
+                          AND g.t >= m.t_from AND (m.t_to IS NULL OR g.t <= m.t_to)
+    WHERE g.snapshot_date BETWEEN %(chunk_start)s AND %(chunk_end)s
+), clock AS (
+    SELECT n.snapshot_date, n.t, h.*,
+           greatest(0.0, n.t + h.pace_days * (sin(2 * pi() * n.t / h.pace_cycle_days + h.pace_phase)
+                                              - sin(h.pace_phase))) AS g
+    FROM need n
+    JOIN history_titles h ON h.anchor_date = n.anchor_date AND h.mal_id = n.mal_id
+), v AS (
+    SELECT c.anchor_date, c.snapshot_date, c.mal_id, c.score AS anchor_score, c.members AS anchor_members,
+           c.rank AS anchor_rank, c.popularity AS anchor_popularity, c.rank_slope, c.popularity_slope,
+           CASE WHEN c.score IS NOT NULL THEN least(10.0, greatest(1.0, round((
+               c.score
+               + c.trend_points * (1 - exp(-c.t / c.trend_days))
+               + c.wave_amplitude * (sin(2 * pi() * c.t / c.wave_days + c.wave_phase) - sin(c.wave_phase))
+               + c.wobble_amplitude * (sin(2 * pi() * c.t / c.wobble_days + c.wobble_phase) - sin(c.wobble_phase))
            )::numeric, 2))) END AS score,
-           round(w.scored_by_end / (1 + w.scored_by_growth * w.growth_days / 365.0))::integer AS scored_by,
-           round(w.members_end / (1 + w.members_growth * w.growth_days / 365.0))::integer AS members,
-           round(w.favorites_end / (1 + w.favorites_growth * w.growth_days / 365.0))::integer AS favorites
-    FROM (SELECT d.snapshot_date, d.t, h.*,
-                 greatest(0.0, d.t + h.pace_days * (sin(2 * pi() * d.t / h.pace_cycle_days + h.pace_phase)
-                                                    - sin(h.pace_phase))) AS growth_days
-          FROM (SELECT day::date AS snapshot_date, (%(end_date)s::date - day::date) AS t
-                FROM generate_series(%(chunk_start)s::date, %(chunk_end)s::date, interval '1 day') AS day) d
-          CROSS JOIN history_titles h) w
-) v;
+           round(c.scored_by / (1 + c.members_growth * c.scored_by_factor * c.g / 365.0))::integer AS scored_by,
+           round(c.members / (1 + c.members_growth * c.g / 365.0))::integer AS members,
+           round(c.favorites / (1 + c.members_growth * c.favorites_factor * c.g / 365.0))::integer AS favorites
+    FROM clock c
+), market AS (  -- the median title's growth in log members since that day, per anchor
+    SELECT v.anchor_date, v.snapshot_date,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ln(v.anchor_members) - ln(v.members)) AS log_growth
+    FROM v WHERE v.anchor_members > 0 AND v.members > 0
+    GROUP BY v.anchor_date, v.snapshot_date
+)
+SELECT v.anchor_date, v.snapshot_date, v.mal_id, v.score, v.scored_by, v.members, v.favorites,
+       CASE WHEN v.anchor_rank IS NULL OR v.anchor_rank <= 0 OR v.score IS NULL THEN v.anchor_rank
+            ELSE greatest(1, round(v.anchor_rank + v.rank_slope * (v.anchor_score - v.score)))::integer END,
+       CASE WHEN v.anchor_popularity IS NULL OR v.anchor_popularity <= 0 OR v.anchor_members <= 0
+                 OR v.members <= 0 THEN v.anchor_popularity
+            ELSE greatest(1, round(v.anchor_popularity + v.popularity_slope
+                                   * (ln(v.anchor_members) - ln(v.members) - m.log_growth)))::integer END
+FROM v
+LEFT JOIN market m ON m.anchor_date = v.anchor_date AND m.snapshot_date = v.snapshot_date;
 
 ANALYZE history_daily;

@@ -1,2 +1,2 @@
--- The corpus records, one a line: corpus order <TAB> the record's snapshot columns as JSON.
-COPY history_corpus (corpus_order, record) FROM STDIN
+-- The corpus records, one a line: mal_id <TAB> the record's snapshot columns as JSON.
+COPY history_corpus (mal_id, record) FROM STDIN

@@ -17,10 +17,11 @@ from anime_dashboard.analytics import AnalyticsError, apply_analytics, refresh_m
 from anime_dashboard.data_dictionary import read_views, render_markdown, undocumented
 from anime_dashboard.jikan.replay import JikanReplay
 from pipeline_runs import TODAY, load
-from support import PG, ROOT
+from support import PG, ROOT, empty_warehouse
 
 D1, D7, D31 = TODAY - timedelta(days=1), TODAY - timedelta(days=7), TODAY - timedelta(days=31)
 LEFT_BEHIND = 990_000_001  # a title only in yesterday's top list
+TOP = 354  # titles in today's top list: every finished corpus title (within its 500)
 
 
 def fetch(conn, sql, params=None):
@@ -42,22 +43,21 @@ def copy_top_snapshot(conn, day, *, members_less: int, reverse: bool = False, dr
             source, status, rating, score, scored_by, rank, popularity, members, favorites, season, year,
             genres, themes, demographics, studios, payload, batch_id, run_id, synthetic)
         SELECT snapshot_type, %(day)s, mal_id,
-               CASE WHEN %(reverse)s THEN 201 - list_position ELSE list_position END,
+               CASE WHEN %(reverse)s THEN %(top)s + 1 - list_position ELSE list_position END,
                title, type, source, status, rating, score - 0.10, scored_by, rank + 2, popularity,
                members - %(less)s, favorites, season, year, genres, themes, demographics, studios,
                '{"test": true}', NULL, 'test', true
         FROM core.anime_snapshots
         WHERE snapshot_type = 'top' AND snapshot_date = %(today)s
           AND list_position IS DISTINCT FROM %(drop)s""",
-            {"day": day, "reverse": reverse, "less": members_less, "today": TODAY, "drop": drop})
+            {"day": day, "reverse": reverse, "less": members_less, "today": TODAY, "drop": drop, "top": TOP})
     execute(conn, "SELECT core.refresh_snapshot('top', %s)", (day,))
 
 
 @pytest.fixture(scope="module")
 def market(warehouse_db):
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
-    execute(conn, "TRUNCATE raw.extract_batches, core.anime_snapshots, core.staged_records, core.rejects, "
-                  "core.run_metrics, core.snapshots, core.titles, core.title_tags CASCADE")
+    empty_warehouse(conn)
     with JikanReplay() as replay, pytest.MonkeyPatch.context() as mp:
         import json
 
@@ -65,14 +65,14 @@ def market(warehouse_db):
             {"conn_type": "http", "host": replay.host, "port": replay.port, "schema": "http"}))
         for name in ("top", "airing", "upcoming", "movies"):
             load(conn, name, f"views_{name}")
-    assert fetch(conn, "SELECT count(*) FROM core.anime_snapshots WHERE snapshot_type = 'top'")[0][0] == 200
+    assert fetch(conn, "SELECT count(*) FROM core.anime_snapshots WHERE snapshot_type = 'top'")[0][0] == TOP
     # history for top: yesterday (positions reversed, position 5 missing, one extra title), 7 and 31 days ago
     copy_top_snapshot(conn, D1, members_less=1000, reverse=True, drop=5)
     execute(conn, """
         INSERT INTO core.anime_snapshots (snapshot_type, snapshot_date, mal_id, list_position, title, score,
             members, genres, payload, run_id, synthetic)
-        VALUES ('top', %s, %s, 201, 'Left Behind', 7.5, 10, '{Drama}', '{"test": true}', 'test', true)""",
-            (D1, LEFT_BEHIND))
+        VALUES ('top', %s, %s, %s, 'Left Behind', 7.5, 10, '{Drama}', '{"test": true}', 'test', true)""",
+            (D1, LEFT_BEHIND, TOP + 1))
     execute(conn, "SELECT core.refresh_snapshot('top', %s)", (D1,))
     copy_top_snapshot(conn, D7, members_less=7000)
     copy_top_snapshot(conn, D31, members_less=31000)
@@ -232,14 +232,14 @@ def test_movers_compare_the_latest_list_with_the_previous_snapshot_and_7_and_30_
                week_ago_date, position_change_7d, members_change_7d, month_ago_date, members_change_30d,
                score_change_30d
         FROM analytics.movers WHERE snapshot_type = 'top'""")
-    assert len(rows) == 200
+    assert len(rows) == TOP
     for (mal_id, pos, prev, d_pos, d_rank, d_score, d_members, week, d_pos7, d_members7, month, d_members30,
          d_score30) in rows:
         assert (prev, week, month) == (D1, D7, D31)  # 30 days back: the newest snapshot at least 30 days older
         if pos == 5:  # left out of yesterday's list: new in today's
             assert (d_pos, d_rank, d_score, d_members) == (None, None, None, None)
         else:
-            assert d_pos == (201 - pos) - pos  # yesterday's positions were reversed
+            assert d_pos == (TOP + 1 - pos) - pos  # yesterday's positions were reversed
             assert (d_rank, d_score, d_members) == (2, Decimal("0.10"), 1000) or d_score is None
         assert (d_pos7, d_members7, d_members30) == (0, 7000, 31000)
         assert d_score30 in (Decimal("0.10"), None)
@@ -253,10 +253,10 @@ def test_list_changes_show_the_titles_that_entered_and_left_each_list(market):
     fifth = fetch(market, "SELECT mal_id FROM core.anime_snapshots WHERE snapshot_type = 'top' AND snapshot_date = %s "
                           "AND list_position = 5", (TODAY,))[0][0]
     assert changes == [
-        (D1, D7, "entered", LEFT_BEHIND, 201),       # only in yesterday's list
+        (D1, D7, "entered", LEFT_BEHIND, TOP + 1),       # only in yesterday's list
         (D1, D7, "left", fifth, 5),                   # missing from yesterday's, present 7 days ago
         (TODAY, D1, "entered", fifth, 5),
-        (TODAY, D1, "left", LEFT_BEHIND, 201),
+        (TODAY, D1, "left", LEFT_BEHIND, TOP + 1),
     ]
 
 
@@ -298,7 +298,7 @@ def test_materialized_views_change_only_on_refresh_and_refresh_never_blocks_read
         finally:
             reader.close()
         assert fetch(market, "SELECT titles FROM analytics.market_daily WHERE snapshot_type = 'top' "
-                             "AND snapshot_date = %s", (day,)) == [(200,)]
+                             "AND snapshot_date = %s", (day,)) == [(TOP,)]
     finally:
         execute(market, "DELETE FROM core.anime_snapshots WHERE snapshot_date = %s", (day,))
         execute(market, "SELECT core.refresh_snapshot('top', %s)", (day,))
@@ -335,8 +335,8 @@ def test_the_upsert_keeps_titles_and_tags_in_step_when_a_title_leaves_every_list
         execute(market, """
             INSERT INTO core.anime_snapshots (snapshot_type, snapshot_date, mal_id, list_position, title, score,
                 members, genres, payload, run_id, synthetic)
-            VALUES ('top', %s, %s, 201, 'Left Behind', 7.5, 10, '{Drama}', '{"test": true}', 'test', true)""",
-                (D1, LEFT_BEHIND))
+            VALUES ('top', %s, %s, %s, 'Left Behind', 7.5, 10, '{Drama}', '{"test": true}', 'test', true)""",
+                (D1, LEFT_BEHIND, TOP + 1))
         execute(market, "SELECT core.refresh_titles(ARRAY[%s])", (LEFT_BEHIND,))
     assert fetch(market, "SELECT tag_kind, tag_name FROM analytics.title_tags WHERE mal_id = %s",
                  (LEFT_BEHIND,)) == [("genre", "Drama")]

@@ -95,10 +95,8 @@ def corpus():
     return [raw for raw, _ in load_corpus()]
 
 
-def land(conn, snapshot_type: str, day: date, records: list[dict], run_id: str) -> int:
-    """An extract batch of these records, as extract lands it (25-record Jikan pages)."""
-    snapshot = BY_NAME[snapshot_type]
-    now = datetime.now(timezone.utc)
+def pages_of(records: list[dict], now: datetime) -> list[Page]:
+    """The records as 25-record Jikan pages."""
     pages = []
     last = max(1, -(-len(records) // PAGE_SIZE))
     for n in range(1, last + 1):
@@ -106,8 +104,16 @@ def land(conn, snapshot_type: str, day: date, records: list[dict], run_id: str) 
         pages.append(Page(page=n, url=f"https://api.jikan.moe/v4/anime?page={n}", status=200, fetched_at=now,
                           body={"pagination": {"last_visible_page": last, "has_next_page": n < last,
                                                "current_page": n}, "data": data}))
+    return pages
+
+
+def land(conn, snapshot_type: str, day: date, records: list[dict], run_id: str) -> int:
+    """An extract batch of these records, as extract lands it (25-record Jikan pages)."""
+    snapshot = BY_NAME[snapshot_type]
+    now = datetime.now(timezone.utc)
+    pages = pages_of(records, now)
     batch_id, _ = land_batch(conn, dag_id=snapshot.dag_id, run_id=run_id, snapshot_type=snapshot_type,
-                             snapshot_date=day, params=snapshot.params, pages=pages,
+                             snapshot_date=day, params=snapshot.params, max_pages=snapshot.max_pages, pages=pages,
                              stats=RequestStats(requests=len(pages), pages=len(pages)), started_at=now,
                              finished_at=now)
     return batch_id
@@ -192,6 +198,8 @@ def test_synthetic_history_and_real_rows_keep_the_tie_break_and_the_synthetic_fl
                    'synthetic ' || mal_id, 1, '{Synthetic}', '{"synthetic": true}', 'synthetic:history-generator', true
             FROM unnest(%s::integer[]) AS mal_id CROSS JOIN unnest(%s::date[]) AS d""",
                     ([r["mal_id"] for r in titles[10:30]], [DAYS[1], DAYS[3], DAYS[4]]))
+        params, max_pages = BY_NAME["upcoming"].definition  # the generator files its snapshots under one
+        cur.execute("SELECT core.list_definition('upcoming', %s, %s)", (json.dumps(params), max_pages))
         cur.execute("SELECT core.refresh_snapshot('upcoming', d) FROM unnest(%s::date[]) AS d",
                     ([DAYS[1], DAYS[3], DAYS[4]],))
         cur.execute("SELECT core.refresh_titles(%s)", ([r["mal_id"] for r in titles[10:30]],))
@@ -442,43 +450,38 @@ def test_validate_stages_and_rejects_what_validating_every_whole_object_gives(wa
 def test_a_batch_staged_as_json_before_migration_006_loads_the_same_after_it(tmp_path, corpus):
     """Upgrade path: a batch validated by the release before 006 (typed columns as a JSON record in staging)
     and upserted after the upgrade gives the snapshot a fresh validate + upsert gives."""
-    import shutil
+    from support import migrations_before, scratch_database
 
-    from support import create_database, drop_database
-
-    from anime_dashboard.warehouse.db import sql_dir
     from anime_dashboard.warehouse.migrations import apply_migrations
 
-    before_006 = tmp_path / "migrations"
-    before_006.mkdir()
-    for path in sorted((sql_dir() / "migrations").glob("*.sql")):
-        if path.name < "006":
-            shutil.copy(path, before_006)
+    before_006 = migrations_before(tmp_path, "006")
     rng = random.Random(6)
     records = [variant(raw, rng) for raw in corpus[:50]]
-    name = create_database("ad_test_m006")
-    try:
-        conn = psycopg2.connect(dbname=name, **PG)
-        try:
-            assert apply_migrations(conn, before_006)[-1] == "005_incremental_load.sql"
-            batch_id = land(conn, "top", DAYS[0], records, "old")
-            staged = []
-            for item, raw in enumerate(records, start=1):  # the previous release's validate, in its shape
-                rec = AnimeRecord.model_validate(raw)
-                staged.append((batch_id, rec.mal_id, item, (item - 1) // PAGE_SIZE + 1,
-                               (item - 1) % PAGE_SIZE + 1, json.dumps(rec.snapshot_columns())))
-            with conn, conn.cursor() as cur:
-                cur.executemany("INSERT INTO core.staged_records (batch_id, mal_id, list_position, page, item, "
-                                "record) VALUES (%s, %s, %s, %s, %s, %s)", staged)
-            assert apply_migrations(conn) == ["006_typed_staging.sql"]
-            assert pipeline.upsert(batch_id, conn=conn, run_id="old")["inserted"] == 50
-            upgraded = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY mal_id")
-            pipeline.validate(batch_id, conn=conn, max_reject_share=0)  # now as this release stages it
-            pipeline.upsert(batch_id, conn=conn, run_id="old")
-            fresh = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY mal_id")
-            columns = 4 + len(TYPED_COLUMNS.split(", "))  # business columns, before payload and times
-            assert len(upgraded) == 50 and [r[:columns + 1] for r in upgraded] == [r[:columns + 1] for r in fresh]
-        finally:
-            conn.close()
-    finally:
-        drop_database(name)
+    with scratch_database("ad_test_m006") as (name, conn):
+        assert apply_migrations(conn, before_006)[-1] == "005_incremental_load.sql"
+        now = datetime.now(timezone.utc)
+        with conn, conn.cursor() as cur:  # the previous release's extract (no list definitions yet)
+            cur.execute("INSERT INTO raw.extract_batches (dag_id, run_id, snapshot_type, snapshot_date, query, "
+                        "started_at, finished_at) VALUES ('d', 'old', 'top', %s, '{}', %s, %s) "
+                        "RETURNING batch_id", (DAYS[0], now, now))
+            batch_id = cur.fetchone()[0]
+            for p in pages_of(records, now):
+                cur.execute("INSERT INTO raw.jikan_pages (batch_id, page, request_url, http_status, fetched_at, "
+                            "body) VALUES (%s, %s, %s, %s, %s, %s)",
+                            (batch_id, p.page, p.url, p.status, p.fetched_at, json.dumps(p.body)))
+        staged = []
+        for item, raw in enumerate(records, start=1):  # the previous release's validate, in its shape
+            rec = AnimeRecord.model_validate(raw)
+            staged.append((batch_id, rec.mal_id, item, (item - 1) // PAGE_SIZE + 1,
+                           (item - 1) % PAGE_SIZE + 1, json.dumps(rec.snapshot_columns())))
+        with conn, conn.cursor() as cur:
+            cur.executemany("INSERT INTO core.staged_records (batch_id, mal_id, list_position, page, item, "
+                            "record) VALUES (%s, %s, %s, %s, %s, %s)", staged)
+        assert apply_migrations(conn)[0] == "006_typed_staging.sql"
+        assert pipeline.upsert(batch_id, conn=conn, run_id="old")["inserted"] == 50
+        upgraded = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY mal_id")
+        pipeline.validate(batch_id, conn=conn, max_reject_share=0)  # now as this release stages it
+        pipeline.upsert(batch_id, conn=conn, run_id="old")
+        fresh = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY mal_id")
+        columns = 4 + len(TYPED_COLUMNS.split(", "))  # business columns, before payload and times
+        assert len(upgraded) == 50 and [r[:columns + 1] for r in upgraded] == [r[:columns + 1] for r in fresh]

@@ -17,6 +17,9 @@ from pipeline_runs import TODAY, extract_and_validate, fast_client, load
 
 
 
+MOVIES = 117  # the corpus's movies: all within the list's 200
+
+
 def count(conn, table):
     with conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {table}")
@@ -39,11 +42,11 @@ def test_validate_and_upsert_rerun_without_calling_jikan_and_change_nothing(ware
     requests = len(replay.log)
     first = pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
     again = pipeline.validate(ref["batch_id"], conn=warehouse, max_reject_share=0.05)
-    assert first == again and count(warehouse, "core.staged_records") == first["valid"] == 100
-    assert pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r")["inserted"] == 100
+    assert first == again and count(warehouse, "core.staged_records") == first["valid"] == MOVIES
+    assert pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r")["inserted"] == MOVIES
     rerun = pipeline.upsert(ref["batch_id"], conn=warehouse, run_id="r")
-    assert (rerun["inserted"], rerun["updated"], rerun["removed"]) == (0, 100, 0)
-    assert count(warehouse, "core.anime_snapshots") == 100 and count(warehouse, "core.run_metrics") == 1
+    assert (rerun["inserted"], rerun["updated"], rerun["removed"]) == (0, MOVIES, 0)
+    assert count(warehouse, "core.anime_snapshots") == MOVIES and count(warehouse, "core.run_metrics") == 1
     assert len(replay.log) == requests  # neither step called Jikan
 
 
@@ -53,7 +56,7 @@ def test_a_rerun_with_a_shorter_list_replaces_the_days_snapshot(warehouse, repla
                         mutate=lambda env: {**env, "data": env["data"][:20],
                                             "pagination": {**env["pagination"], "has_next_page": False}}))
     result = load(warehouse, "movies", "r2")
-    assert (result["inserted"], result["updated"], result["removed"]) == (0, 20, 80)
+    assert (result["inserted"], result["updated"], result["removed"]) == (0, 20, MOVIES - 20)
     assert count(warehouse, "core.anime_snapshots") == 20
 
 

@@ -23,7 +23,7 @@ import redis
 
 from anime_dashboard.snapshots import BY_NAME
 from pipeline_runs import TODAY, load
-from support import PG, RUN_TOKEN
+from support import PG, RUN_TOKEN, empty_warehouse
 
 HISTORY_DAYS = 14
 SNAPSHOT_TYPES = ("top", "airing", "upcoming", "movies")
@@ -56,9 +56,7 @@ def bi_warehouse(warehouse_db, airflow_db):
     from anime_dashboard.jikan.replay import JikanReplay
 
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
-    with conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE raw.extract_batches, raw.jikan_pages, core.anime_snapshots, core.staged_records, "
-                    "core.rejects, core.run_metrics, core.snapshots, core.titles, core.title_tags CASCADE")
+    empty_warehouse(conn)
     with JikanReplay() as replay:
         previous = os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"]
         os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"] = (

@@ -113,6 +113,56 @@ def test_every_chart_returns_the_rows_of_a_direct_query_of_its_view_and_the_repe
     assert checked >= 12
 
 
+def test_the_charts_comparing_days_show_no_seam_at_the_real_day(superset):
+    """The warehouse holds real snapshots of yesterday and synthetic history before: in the data Superset
+    serves the dashboards, the real day is a day like any other."""
+    import statistics
+    from collections import defaultdict
+    from datetime import date, datetime, timedelta, timezone
+
+    from pipeline_runs import TODAY
+
+    real_day = TODAY - timedelta(days=1)
+    charts = {c["slice_name"]: c["id"] for c in superset.client.list_all("chart", ["id", "slice_name"])}
+
+    def data(name):
+        result = superset.client.chart_data(charts[name], force=True)
+        assert result["status"] == "success", (name, result.get("error"))
+        return result["data"]
+
+    def day(value) -> date:  # Superset sends temporal columns as epoch milliseconds
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc).date() if isinstance(value, (int, float)) \
+            else date.fromisoformat(str(value)[:10])
+
+    def assert_no_seam(series: dict, what: str, resolution: float):
+        """The real day's step is at most twice the median step of the synthetic days (give or take the
+        view's rounding)."""
+        days = sorted(series)
+        steps = {b: abs(series[b] - series[a]) for a, b in zip(days, days[1:])}
+        others = [v for d, v in steps.items() if d != real_day]
+        assert real_day in steps and len(others) >= 10, (what, sorted(steps))
+        assert steps[real_day] <= 2 * statistics.median(others) + resolution, (what, steps[real_day], others)
+
+    changes = defaultdict(int)
+    for row in data("Titles entering and leaving the lists"):
+        changes[day(row["snapshot_date"])] += row["changed_titles"]
+    synthetic_days = [real_day - timedelta(days=i) for i in range(1, 13)]
+    assert changes[real_day] <= max(2, 2 * statistics.median(changes[d] for d in synthetic_days)), dict(changes)
+    for chart, metric, resolution in (("Average score per list", "list_avg_score", 0.001),  # avg_score: 3 decimals
+                                      ("Members per list", "list_members", 0)):
+        per_list = defaultdict(dict)
+        for row in data(chart):
+            if row[metric] is not None:
+                per_list[row["list_version"]][day(row["snapshot_date"])] = float(row[metric])
+        assert set(per_list) == {"top v1", "airing v1", "upcoming v1", "movies v1"} - (
+            {"upcoming v1"} if metric == "list_avg_score" else set()), chart
+        for list_version, series in per_list.items():
+            assert_no_seam(series, f"{chart}: {list_version}", resolution)
+    climbers = data("Biggest climbers since the previous snapshot")
+    moved = [r for r in climbers if r["position_change"]][:10]
+    assert moved and all(r["members_change"] for r in moved), moved  # moved with their members, not +0
+
+
 def test_sql_lab_reads_analytics_but_refuses_writes_and_the_raw_tables(superset):
     client = superset.client
     db = client.request("GET", f"/api/v1/database/{superset.database_id}/connection").json()["result"]

@@ -142,59 +142,93 @@ def test_invalid_enum_value_gives_jikan_validation_exception(replay, param):
 
 
 # ---------------------------------------------------------------- ordering
+# Jikan sorts on the stored field (start_date: aired.from, end_date: aired.to) with MongoDB's literal
+# sort: null (or a missing field) is the smallest value, so first for asc and last for desc; strings
+# compare by code point.  Titles with equal values keep their corpus order in both directions.
+
+# Titles of the bundled corpus without a value, per field; the other five fields have one on every title.
+NULLS_IN_CORPUS = {"start_date": 9, "end_date": 200, "episodes": 30, "score": 65, "scored_by": 65, "rank": 25}
+
+
+def expected_order(corpus: list[dict], field: str, sort: str) -> list[int]:
+    """mal_ids in MongoDB's order: the distinct values sorted, each with its titles in corpus order."""
+    values = [sort_value(a, field) for a in corpus]
+    distinct = sorted({v for v in values if v is not None}, reverse=(sort == "desc"))
+    ranked = [a["mal_id"] for value in distinct for a, v in zip(corpus, values) if v == value]
+    nulls = [a["mal_id"] for a, v in zip(corpus, values) if v is None]
+    return nulls + ranked if sort == "asc" else ranked + nulls
+
+
+def served_ids(replay: JikanReplay, **params) -> list[int]:
+    return [a["mal_id"] for env in all_pages(replay, **params) for a in env["data"]]
 
 
 def test_without_order_by_corpus_order_is_kept(replay):
-    served = [a["mal_id"] for env in all_pages(replay) for a in env["data"]]
-    assert served == [a["mal_id"] for a in CORPUS]
+    assert served_ids(replay) == [a["mal_id"] for a in CORPUS]
 
 
-def test_order_by_score_desc_puts_highest_first_and_nulls_last(replay):
-    served = [a for env in all_pages(replay, order_by="score") for a in env["data"]]
-    scores = [a["score"] for a in served]
-    assert scores[0] == max(a["score"] for a in CORPUS if a["score"] is not None)
-    n_null = sum(1 for a in CORPUS if a["score"] is None)
-    assert n_null > 0 and all(s is None for s in scores[-n_null:])
-    assert all(s is not None for s in scores[:-n_null])
-    assert len(served) == len(CORPUS)
+@pytest.mark.parametrize("sort", ["asc", "desc"])
+def test_sort_without_order_by_changes_nothing(replay, sort):
+    assert served_ids(replay, sort=sort) == [a["mal_id"] for a in CORPUS]
 
 
 @pytest.mark.parametrize("field", ORDER_FIELDS)
 @pytest.mark.parametrize("sort", ["asc", "desc"])
-def test_order_by_every_field_is_monotonic_nulls_last_ties_by_mal_id(replay, field, sort):
+def test_order_by_every_field_is_the_literal_sort_nulls_smallest_ties_in_corpus_order(replay, field, sort):
     served = [a for env in all_pages(replay, order_by=field, sort=sort) for a in env["data"]]
-    assert sorted(a["mal_id"] for a in served) == sorted(a["mal_id"] for a in CORPUS)
+    assert [a["mal_id"] for a in served] == expected_order(CORPUS, field, sort)
+
     values = [sort_value(a, field) for a in served]
-    first_null = next((i for i, v in enumerate(values) if v is None), len(values))
-    assert all(v is None for v in values[first_null:]), "nulls must come last"
-    for prev, cur in zip(served[:first_null], served[1:first_null]):
-        pv, cv = sort_value(prev, field), sort_value(cur, field)
-        assert (pv <= cv) if sort == "asc" else (pv >= cv)
-        if pv == cv:
-            assert prev["mal_id"] < cur["mal_id"]
-    nulls = [a["mal_id"] for a in served[first_null:]]
-    assert nulls == sorted(nulls)
+    n_null = NULLS_IN_CORPUS.get(field, 0)
+    assert sum(v is None for v in values) == n_null
+    non_null = values[n_null:] if sort == "asc" else values[: len(values) - n_null]
+    assert None not in non_null  # the nulls are all at the start (asc) or the end (desc)
+    assert non_null == sorted(non_null, reverse=(sort == "desc"))
+
+    corpus_index = {a["mal_id"]: i for i, a in enumerate(CORPUS)}
+    ties = [(p, c) for p, c, pv, cv in zip(served, served[1:], values, values[1:]) if pv == cv]
+    assert all(corpus_index[p["mal_id"]] < corpus_index[c["mal_id"]] for p, c in ties)
+    assert bool(ties) == (field not in ("mal_id", "title"))  # every other field has equal values
 
 
-def test_small_custom_corpus_orders_exactly_with_ties_and_nulls(tmp_path):
+def test_popularity_asc_puts_the_unranked_zero_first_and_members_desc_puts_it_last(replay):
+    (unranked,) = [a for a in CORPUS if a["popularity"] == 0]
+    assert unranked["members"] == 0
+    assert served_ids(replay, order_by="popularity", sort="asc")[0] == unranked["mal_id"]
+    assert served_ids(replay, order_by="members", sort="desc")[-1] == unranked["mal_id"]
+
+
+def test_small_custom_corpus_orders_exactly_with_ties_nulls_and_zero(tmp_path):
+    def aired(start, end):
+        return {"from": start and f"{start}T00:00:00+00:00", "to": end and f"{end}T00:00:00+00:00"}
+
     corpus = [
-        {"mal_id": 5, "title": "E", "status": "Finished Airing", "type": "TV", "score": 7.0},
-        {"mal_id": 2, "title": "B", "status": "Finished Airing", "type": "TV", "score": None},
-        {"mal_id": 3, "title": "C", "status": "Finished Airing", "type": "TV", "score": 8.0},
-        {"mal_id": 1, "title": "A", "status": "Finished Airing", "type": "TV", "score": 7.0},
-        {"mal_id": 4, "title": "D", "status": "Finished Airing", "type": None, "score": None},
+        {"mal_id": 5, "title": "b", "score": 7.0, "popularity": 3, "aired": aired("2001-04-01", None)},
+        {"mal_id": 2, "title": "\u00c4", "score": None, "popularity": 0, "aired": aired(None, None)},
+        {"mal_id": 3, "title": "Z", "score": 8.0, "popularity": 1, "aired": aired("1999-01-01", "1999-03-01")},
+        {"mal_id": 1, "title": "a", "score": 7, "popularity": 2, "aired": aired("2001-04-01", "2002-01-01")},
+        {"mal_id": 4, "title": "Zz", "popularity": 4},  # no score, no aired: a missing field is a null
     ]
     path = tmp_path / "corpus.json"
     path.write_text(json.dumps(corpus))
     with JikanReplay(corpus_path=path, rate_per_second=None, rate_per_minute=None, latency=0) as small:
-        _, desc = get_json(small, order_by="score", sort="desc")
-        _, asc = get_json(small, order_by="score", sort="asc")
-        _, default_sort = get_json(small, order_by="score")
-        _, unordered = get_json(small)
-    assert [a["mal_id"] for a in desc["data"]] == [3, 1, 5, 2, 4]
-    assert [a["mal_id"] for a in asc["data"]] == [1, 5, 3, 2, 4]
-    assert default_sort["data"] == desc["data"]
-    assert [a["mal_id"] for a in unordered["data"]] == [5, 2, 3, 1, 4]
+        def ids(**params):
+            code, env = get_json(small, **params)
+            assert code == 200, env
+            return [a["mal_id"] for a in env["data"]]
+
+        assert ids(order_by="score", sort="desc") == [3, 5, 1, 2, 4]  # 7.0 and 7 tie: corpus order
+        assert ids(order_by="score", sort="asc") == [2, 4, 5, 1, 3]  # nulls first, in corpus order
+        assert ids(order_by="score") == [2, 4, 5, 1, 3]  # without sort: asc, as Jikan's OrderbyClause
+        assert ids(order_by="title", sort="asc") == [3, 4, 1, 5, 2]  # by code point: Z < Zz < a < b < Ä
+        assert ids(order_by="title", sort="desc") == [2, 5, 1, 4, 3]
+        assert ids(order_by="start_date", sort="asc") == [2, 4, 3, 5, 1]
+        assert ids(order_by="start_date", sort="desc") == [5, 1, 3, 2, 4]
+        assert ids(order_by="end_date", sort="asc") == [5, 2, 4, 3, 1]
+        assert ids(order_by="end_date", sort="desc") == [1, 3, 5, 2, 4]
+        assert ids(order_by="popularity", sort="asc") == [2, 3, 1, 5, 4]  # the unranked 0 first
+        assert ids(order_by="popularity", sort="desc") == [4, 5, 1, 3, 2]
+        assert ids() == ids(sort="asc") == ids(sort="desc") == [5, 2, 3, 1, 4]
 
 
 # ---------------------------------------------------------------- paging & validation

@@ -13,15 +13,18 @@ from anime_dashboard.warehouse.db import query, transaction
 
 
 def land_batch(conn, *, dag_id: str, run_id: str, snapshot_type: str, snapshot_date: date,
-               params: dict[str, Any], pages: Iterable[Page], stats: RequestStats,
+               params: dict[str, Any], max_pages: int, pages: Iterable[Page], stats: RequestStats,
                started_at: datetime, finished_at: datetime) -> tuple[int, int]:
-    """Write one extract batch and all its pages in one transaction. Returns (batch_id, records)."""
+    """Write one extract batch and all its pages in one transaction. Returns (batch_id, records).
+
+    ``params`` and ``max_pages`` are the list definition the batch was fetched with (its query and page cap).
+    """
     pages = list(pages)
     received = sum(len(p.data) for p in pages)
     with transaction(conn), conn.cursor() as cur:
         cur.execute(query("insert_extract_batch"), {
             "dag_id": dag_id, "run_id": run_id, "snapshot_type": snapshot_type,
-            "snapshot_date": snapshot_date, "query": Json(params), **stats.as_dict(),
+            "snapshot_date": snapshot_date, "query": Json(params), "max_pages": max_pages, **stats.as_dict(),
             "received": received, "started_at": started_at, "finished_at": finished_at,
         })
         batch_id = cur.fetchone()[0]
