@@ -1,8 +1,8 @@
 """Benchmark: validate + upsert of ~100k snapshot rows, against COPY of the same rows (the load issue).
 
     python bench/load.py                  # 10 days x 4 types x 2,500 titles = 100,000 rows, 3 repeats, report
-    python bench/load.py --smoke          # 4 days x the real list sizes (2,000 rows), 1 repeat, prints only
-    python bench/load.py --days 40 --real-sizes --no-report   # the DAGs' list sizes, 40 days (20,000 rows)
+    python bench/load.py --smoke          # 4 days x the real list sizes (5,600 rows), 1 repeat, prints only
+    python bench/load.py --days 40 --real-sizes --no-report   # the DAGs' list sizes, 40 days (56,000 rows)
 
 What is loaded: the real corpus (415 Jikan objects) shaped the way the pipeline stores it. A snapshot is one
 (type, date) and one extract batch of 25-record pages; each type's list is made of the corpus titles its
@@ -11,7 +11,8 @@ title ``"... (synthetic #k)"``, as the history generator does) so every list is 
 titles. The same lists recur every day, so every title gains one row per day and the titles upkeep
 (``core.upkeep_titles``, inside the upsert) sees a growing history, as in production. Default: 10 days of
 2,500-title lists (100 pages) per type, so 100,000 rows in 40 snapshots; ``--real-sizes`` uses the DAGs'
-sizes (``max_pages`` x 25: top 200, the others 100, 500 rows a day), 200 days for 100,000 rows.
+sizes (``max_pages`` x 25: top and airing 500, upcoming and movies 200, 1,400 rows a day), about 72 days
+for 100,000 rows.
 
 Each repeat, on a new scratch database with every migration and the analytics views (as the tests'
 warehouse):
@@ -664,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the DAGs' list sizes (max_pages x 25) instead of --list-size")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-logged-copy", action="store_true", help="skip the reference COPY into a logged table")
-    parser.add_argument("--smoke", action="store_true", help="4 days (2,000 rows), 1 repeat; no report")
+    parser.add_argument("--smoke", action="store_true", help="4 days of the real list sizes (5,600 rows), 1 repeat; no report")
     parser.add_argument("--no-report", action="store_true", help="print the section, do not write it")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args(argv)

@@ -268,7 +268,7 @@ def test_a_has_next_page_that_lies_stops_at_the_first_empty_page(dags, warehouse
 
 def test_a_has_next_page_that_never_ends_stops_at_max_pages(dags, warehouse, replay):
     # a Jikan that ignores `page` and answers page 1, "has_next_page: true", forever: the client stops at
-    # the snapshot type's cap (4 pages), the repeats are counted as duplicates and stored once
+    # the snapshot type's cap (8 pages), the repeats are counted as duplicates and stored once
     first = jikan_pages(replay, UPCOMING)[0]
 
     def page_one_again(envelope):
@@ -279,7 +279,7 @@ def test_a_has_next_page_that_never_ends_stops_at_max_pages(dags, warehouse, rep
     dag_run = run(dags[UPCOMING])
 
     assert [e["page"] for e in anime_requests(replay)] == list(range(1, cap + 1))
-    assert len(replay.pending_faults) == 2  # it never asked for a fifth page
+    assert len(replay.pending_faults) == 2  # it never asked for a page past the cap
     assert_loaded_exactly(warehouse, dag_run, first["data"], "upcoming")
     expect_metrics(warehouse, dag_run, replay, requests=cap, retries=0, pages=cap, received=25 * cap,
                    distinct_records=25, duplicates=25 * (cap - 1), rejected=0, outcome="success")
