@@ -42,8 +42,8 @@ SELECT list_position, title, media_type, score, members, genres, studios FROM an
 WHERE snapshot_type = 'airing' ORDER BY list_position LIMIT 100;
 
 -- name: market_daily_trend
-SELECT snapshot_date, snapshot_type, avg_score, median_score, total_members FROM analytics.market_daily
-ORDER BY snapshot_date, snapshot_type;
+SELECT snapshot_date, list_version, avg_score, median_score, total_members FROM analytics.market_daily
+ORDER BY snapshot_date, list_version;
 
 -- name: title_history_by_title
 SELECT snapshot_date, snapshot_type, score, rank, popularity, members, favorites FROM analytics.title_history

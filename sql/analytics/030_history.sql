@@ -70,20 +70,29 @@ COMMENT ON COLUMN analytics.market_daily.definition_version IS 'Version of the l
 COMMENT ON COLUMN analytics.market_daily.list_version IS 'The list and its definition version, e.g. airing v2: one series per list_version never joins days of two definitions.';
 
 CREATE VIEW analytics.movers AS
-WITH latest AS (  -- the newest snapshot of each type, and the first date of its definition's run
-    SELECT c.snapshot_type, c.snapshot_date, c.previous_snapshot_date, c.definition_since
-    FROM analytics.snapshot_catalog c
-    WHERE c.is_latest),
-cmp AS (  -- what it is compared with: snapshots of the same definition only
+WITH latest AS (  -- the newest snapshot of each type (a handful of rows: the joins below stay index probes)
+    SELECT c.snapshot_type, c.snapshot_date, c.definition_id
+    FROM (SELECT snapshot_type, max(snapshot_date) AS snapshot_date FROM core.snapshots GROUP BY snapshot_type) l
+    JOIN core.snapshots c USING (snapshot_type, snapshot_date)),
+since AS MATERIALIZED (  -- comparable snapshots are those after the last one of another definition (four
+                        -- rows, computed once, not once per title of the joins below)
+    SELECT l.*,
+           coalesce((SELECT max(o.snapshot_date) FROM core.snapshots o
+                     WHERE o.snapshot_type = l.snapshot_type AND o.snapshot_date < l.snapshot_date
+                       AND o.definition_id <> l.definition_id), '-infinity'::date) AS after_date
+    FROM latest l),
+cmp AS (
     SELECT l.snapshot_type, l.snapshot_date,
-           l.previous_snapshot_date AS previous_date,
+           (SELECT max(c.snapshot_date) FROM core.snapshots c
+            WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date < l.snapshot_date
+              AND c.snapshot_date > l.after_date) AS previous_date,
            (SELECT max(c.snapshot_date) FROM core.snapshots c
             WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date <= l.snapshot_date - 7
-              AND c.snapshot_date >= l.definition_since) AS week_ago_date,
+              AND c.snapshot_date > l.after_date) AS week_ago_date,
            (SELECT max(c.snapshot_date) FROM core.snapshots c
             WHERE c.snapshot_type = l.snapshot_type AND c.snapshot_date <= l.snapshot_date - 30
-              AND c.snapshot_date >= l.definition_since) AS month_ago_date
-    FROM latest l)
+              AND c.snapshot_date > l.after_date) AS month_ago_date
+    FROM since l)
 SELECT c.snapshot_type,
        c.snapshot_date,
        s.mal_id,
