@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 SUPERSET_VENV ?= .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
-.PHONY: compose-env compose-config chromium bench run test test-fast install replay docs screenshots history freeze freeze-superset clean
+.PHONY: compose-env compose-config chromium bench bench-tests run test test-fast install replay docs screenshots history freeze freeze-superset clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -13,8 +13,8 @@ run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_
 test: install ## the whole test suite against the local Postgres and Redis
 	VENV=$(abspath $(VENV)) scripts/test.sh
 
-test-fast: install ## everything but the test that starts a real scheduler
-	VENV=$(abspath $(VENV)) scripts/test.sh -m "not scheduler"
+test-fast: install ## what to run while working: all but the real scheduler, the compose init services and benchmark smoke
+	VENV=$(abspath $(VENV)) scripts/test.sh -m "not scheduler and not compose and not slow"
 
 install: $(STAMP) $(SUPERSET_STAMP) chromium
 
@@ -48,7 +48,10 @@ docs: install ## regenerate docs/data_dictionary.md from the analytics views (af
 
 bench: install ## every benchmark in bench/ at full size; each rewrites its section of docs/benchmarks.md
 	. scripts/env.sh && anime-dashboard check && for b in bench/[a-z]*.py; do \
-	  case $$b in bench/report.py) continue;; esac; echo "==> $$b"; python $$b || exit 1; done
+	  case $$b in bench/report.py|bench/scratch.py|bench/test_suite.py) continue;; esac; echo "==> $$b"; python $$b || exit 1; done
+
+bench-tests: install ## make test of BASELINE (default: before issue 16) and of HEAD back to back: docs/benchmarks.md, tests/durations.json
+	. scripts/env.sh && python bench/test_suite.py $${BASELINE:+--baseline $$BASELINE}
 
 screenshots: install ## re-take docs/screenshots/*.png (the browser test against a throwaway Superset)
 	ANIME_DASHBOARD_SCREENSHOT_DIR=$(abspath docs/screenshots) VENV=$(abspath $(VENV)) \

@@ -357,7 +357,7 @@ def run_size(label: str, days: int, list_size: int, repeats: int, specs: list[st
         print(f"[{label}] {built['rows']:,} rows; timing {len(setups[0].charts)} charts x {repeats} x "
               f"{len(setups)} setups", flush=True)
         load_before = os.getloadavg()[0]
-        baselines = time_baselines(setups)
+        baselines = time_baselines(setups, repeats=3 * repeats)  # 30 at full size, 6 in the smoke run
         charts = time_charts(setups, repeats)
         loads = time_dashboard_loads(setups, repeats)
         for spec, load in loads.items():

@@ -14,7 +14,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from support import PG, ROOT, RUN_TOKEN, create_database, drop_database, empty_warehouse, pg_uri
+from support import (JIKAN_PACE, PG, ROOT, RUN_TOKEN, create_database, drop_database, empty_warehouse, paced_replay,
+                     pg_uri, work_unit)
 
 
 JIKAN_LIMITER_PREFIX = f"ad_test_{RUN_TOKEN}:jikan"  # every Redis key of this run's Jikan limiters
@@ -49,6 +50,37 @@ def pytest_unconfigure(config):
     drop_jikan_limiter_keys()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (`make test` runs three workers) each worker takes whole work units (support.work_unit: a
+    module, or all of tests/superset/ so that one Superset and one Chromium serve every browser test)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid.split("::")[0])
+
+    return WorkUnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """scripts/test.sh runs the suite in two passes (ANIME_DASHBOARD_TEST_PASS): `parallel`, on the xdist
+    workers, everything but the tests marked `timing`, then `timing`, those alone in one process, so that the
+    other workers' load cannot stretch the waits they measure. On a worker, the longest work units first
+    (tests/durations.json, written by `make bench-tests`) so the workers finish together; a unit missing from
+    the file counts as short. Order within a unit is kept."""
+    test_pass = os.environ.get("ANIME_DASHBOARD_TEST_PASS")
+    if test_pass in ("parallel", "timing"):
+        timing = {item.nodeid: item.get_closest_marker("timing") is not None for item in items}
+        config.hook.pytest_deselected(items=[item for item in items if timing[item.nodeid] != (test_pass == "timing")])
+        items[:] = [item for item in items if timing[item.nodeid] == (test_pass == "timing")]
+    if not hasattr(config, "workerinput"):
+        return
+    path = ROOT / "tests" / "durations.json"
+    durations = json.loads(path.read_text()) if path.exists() else {}
+    items.sort(key=lambda item: -durations.get(work_unit(item.nodeid.split("::")[0]), 0.0))
+
+
 def pytest_configure(config):
     """Point Airflow at a private home and SQLite metadata DB before anything imports it."""
     home = Path(os.environ.get("ANIME_DASHBOARD_TEST_TMP", "/tmp")) / f"ad_airflow_{RUN_TOKEN}"
@@ -60,11 +92,12 @@ def pytest_configure(config):
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        # tests use the real rate windows (2 starts in any 1 s, 58 in any 60 s, shared through the real
-        # Redis under this run's own key; the replay enforces Jikan's 3/s and 60/min) and back off briefly
+        # the limiter's real windows (2 starts in any 1 s, 58 in any 60 s, shared through the real Redis under
+        # this run's own key) JIKAN_PACE times faster, as the replay's (support.paced_replay); tests of the rate
+        # limit itself set Jikan's real figures (marker timing). Back-offs are short.
         "ANIME_DASHBOARD_JIKAN_MIN_INTERVAL": "0",
-        "ANIME_DASHBOARD_JIKAN_PER_SECOND": "2",
-        "ANIME_DASHBOARD_JIKAN_PER_MINUTE": "58",
+        "ANIME_DASHBOARD_JIKAN_PER_SECOND": str(2 * JIKAN_PACE),
+        "ANIME_DASHBOARD_JIKAN_PER_MINUTE": str(58 * JIKAN_PACE),
         "ANIME_DASHBOARD_JIKAN_LIMITER_KEY": f"{JIKAN_LIMITER_PREFIX}:starts",
         "ANIME_DASHBOARD_JIKAN_BACKOFF_BASE": "0.05",
         "ANIME_DASHBOARD_JIKAN_BACKOFF_MAX": "2",
@@ -124,13 +157,17 @@ def jikan_limiter_key():
 
 
 @pytest.fixture
-def replay(monkeypatch, jikan_limiter_key):
+def replay(request, monkeypatch, jikan_limiter_key):
     """The offline Jikan replay on a free loopback port; jikan_default points at it, and the clients
     built from the environment share a limiter key of their own, whose windows start empty like the
-    replay's."""
+    replay's. Its rate windows are JIKAN_PACE times Jikan's, except for tests marked timing (Jikan's own)."""
     from anime_dashboard.jikan.replay import JikanReplay
 
-    with JikanReplay() as server:
+    real_pace = request.node.get_closest_marker("timing") is not None
+    if real_pace:  # and the limiter's production windows
+        monkeypatch.setenv("ANIME_DASHBOARD_JIKAN_PER_SECOND", "2")
+        monkeypatch.setenv("ANIME_DASHBOARD_JIKAN_PER_MINUTE", "58")
+    with (JikanReplay() if real_pace else paced_replay()) as server:
         monkeypatch.setenv("AIRFLOW_CONN_JIKAN_DEFAULT", json.dumps(
             {"conn_type": "http", "host": server.host, "port": server.port, "schema": "http"}))
         monkeypatch.setenv("ANIME_DASHBOARD_JIKAN_LIMITER_KEY", jikan_limiter_key)

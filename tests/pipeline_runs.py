@@ -7,13 +7,15 @@ from anime_dashboard import pipeline
 from anime_dashboard.jikan.client import JikanClient
 from anime_dashboard.settings import JikanSettings
 from anime_dashboard.snapshots import BY_NAME
+from support import JIKAN_PACE
 
 TODAY = datetime.now(timezone.utc).date()
 
 
 def fast_client(**kw) -> JikanClient:
-    """A client paced at Jikan's 3/s with short back-offs (the replay enforces the limit)."""
-    s = dict(min_interval=0.34, max_attempts=3, backoff_base=0.01, backoff_max=0.1, timeout=2.0) | kw
+    """A client paced at Jikan's 3/s JIKAN_PACE times faster, as support.paced_replay, with short back-offs (the
+    replay enforces the limit)."""
+    s = dict(min_interval=0.34 / JIKAN_PACE, max_attempts=3, backoff_base=0.01, backoff_max=0.1, timeout=2.0) | kw
     return JikanClient(settings=JikanSettings(**s))
 
 

@@ -59,16 +59,26 @@ def launch(playwright: Any):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
-def login(page: Any, base_url: str, username: str, password: str, timeout_s: float = 60) -> None:
-    """Log in through Superset's /login/ form; raise if Superset keeps the browser on the login page."""
+def login(page: Any, base_url: str, username: str, password: str, timeout_s: float = 60, attempts: int = 3) -> None:
+    """Log in through Superset's /login/ form; raise if Superset keeps the browser on the login page.
+
+    The form is filled once its scripts have loaded (a form submitted before that posts nothing useful), and a
+    submit that lands back on the form is tried again, at most ``attempts`` times in all, each retry printed:
+    seen on a loaded machine, cause not found."""
     base_url = base_url.rstrip("/")
-    page.goto(f"{base_url}/login/", timeout=timeout_s * 1000)
-    page.fill('[data-test="username-input"]', username)
-    page.fill('[data-test="password-input"]', password)
-    page.click('[data-test="login-button"]')
-    page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
-    if "/login" in page.url:
-        raise RuntimeError(f"Superset login as {username!r} failed (still on {page.url})")
+    for attempt in range(1, attempts + 1):
+        page.goto(f"{base_url}/login/", timeout=timeout_s * 1000)
+        page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+        page.fill('[data-test="username-input"]', username)
+        page.fill('[data-test="password-input"]', password)
+        page.click('[data-test="login-button"]')
+        try:
+            page.wait_for_url(lambda url: "/login" not in url, timeout=timeout_s * 1000 / attempts)
+            page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+            return
+        except Exception as exc:  # playwright's TimeoutError: still on the form
+            print(f"Superset login as {username!r}, attempt {attempt} of {attempts}: still on {page.url} ({exc!r})")
+    raise RuntimeError(f"Superset login as {username!r} failed {attempts} times (still on {page.url})")
 
 
 def render_dashboard(page: Any, base_url: str, slug: str, screenshot_path: str | None = None,

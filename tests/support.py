@@ -12,7 +12,23 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 PG = {"host": os.environ.get("TEST_PGHOST", "127.0.0.1"), "port": int(os.environ.get("TEST_PGPORT", "5432")),
       "user": os.environ.get("TEST_PGUSER", "postgres")}
-RUN_TOKEN = uuid.uuid4().hex[:10]
+RUN_TOKEN = uuid.uuid4().hex[:10]  # per process: each pytest-xdist worker has its own databases, homes and keys
+# Tests that are not about the rate limit run the replay's windows and the client's limiter this many times faster
+# than Jikan's (3/s, 60/min); the tests marked timing (rate limit, back-off) keep the real figures.
+JIKAN_PACE = 10
+
+
+def work_unit(path: str) -> str:
+    """What one pytest-xdist worker runs as a whole: a test module, or all of tests/superset/ (one Superset
+    server and one Chromium for the session)."""
+    return "tests/superset" if path.startswith("tests/superset/") else path
+
+
+def paced_replay(**kw):
+    """The offline Jikan replay with rate windows JIKAN_PACE times Jikan's (see JIKAN_PACE)."""
+    from anime_dashboard.jikan.replay import JikanReplay
+
+    return JikanReplay(**({"rate_per_second": 3 * JIKAN_PACE, "rate_per_minute": 60 * JIKAN_PACE} | kw))
 
 
 def _admin():
@@ -120,6 +136,31 @@ def empty_warehouse(conn) -> None:
     """Every warehouse table emptied (committed), list definitions included: versions start again at 1."""
     with conn, conn.cursor() as cur:
         cur.execute(f"TRUNCATE {WAREHOUSE_TABLES} CASCADE")
+
+
+def copy_warehouse(conn) -> dict[str, bytes]:
+    """Every warehouse table's rows (COPY, binary format), for restore_warehouse."""
+    import io
+
+    copies = {}
+    with conn, conn.cursor() as cur:
+        for table in WAREHOUSE_TABLES.split(", "):
+            buf = io.BytesIO()
+            cur.copy_expert(f"COPY {table} TO STDOUT (FORMAT binary)", buf)
+            copies[table] = buf.getvalue()
+    return copies
+
+
+def restore_warehouse(conn, copies: dict[str, bytes]) -> None:
+    """The warehouse emptied, then exactly the rows of ``copies`` (copy_warehouse) put back, committed; triggers
+    and foreign-key checks are off while the rows go in (they were checked when the rows were first written)."""
+    import io
+
+    empty_warehouse(conn)
+    with conn, conn.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        for table, data in copies.items():
+            cur.copy_expert(f"COPY {table} FROM STDIN (FORMAT binary)", io.BytesIO(data))
 
 
 def migrations_before(tmp_path: Path, version: str) -> Path:

@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from support import ROOT
+
+pytestmark = pytest.mark.slow  # a benchmark's smoke run: make test-fast leaves it out
 
 
 def test_the_dashboard_query_benchmark_runs_every_query_at_smoke_size(warehouse_db):

@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from support import ROOT
+
+pytestmark = pytest.mark.slow  # a benchmark's smoke run: make test-fast leaves it out
 
 
 def _row(stdout: str, metric: str) -> list[str]:

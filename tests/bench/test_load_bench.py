@@ -6,8 +6,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from anime_dashboard.snapshots import PAGE_SIZE, SNAPSHOT_TYPES
 from support import ROOT
+
+pytestmark = pytest.mark.slow  # a benchmark's smoke run: make test-fast leaves it out
 
 SMOKE_ROWS = 4 * sum(s.max_pages * PAGE_SIZE for s in SNAPSHOT_TYPES)  # 4 days of the DAGs' full lists
 

@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from support import ROOT
+
+pytestmark = pytest.mark.slow  # a benchmark's smoke run: make test-fast leaves it out
 
 
 def test_the_parse_and_memory_benchmark_runs_at_smoke_size(warehouse_db):

@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from support import ROOT
 
 
+@pytest.mark.slow  # two Superset servers, about 90 s: make test-fast leaves it out
 def test_the_superset_cache_benchmark_times_every_chart_computed_and_cached_at_smoke_size(warehouse_db):
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "superset_cache.py"), "--smoke"],
                          env=os.environ.copy(), capture_output=True, text=True, timeout=900)

@@ -31,6 +31,8 @@ import requests
 from compose_file import command_text, load, service_env
 from support import PG, ROOT, RUN_TOKEN
 
+pytestmark = pytest.mark.compose  # services run on the host, several Airflow processes each: make test-fast leaves them out
+
 REDIS_DB_BASE = 10  # compose's Redis databases 0-3 map to 10-13 here
 
 
@@ -356,14 +358,16 @@ def test_a_snapshot_dag_runs_on_the_celery_executor_and_every_airflow_health_che
     env = {**stack.env("airflow-scheduler"), **tuning}
     dag_id = "jikan_movies"
     deadline = time.time() + 300
-    while True:  # the dag-processor has to parse the DAG before it can be triggered
-        trig = subprocess.run(["airflow", "dags", "trigger", dag_id], env=env, capture_output=True, text=True,
-                              cwd=stack.tmp, check=False)
-        if trig.returncode == 0:
-            break
-        assert time.time() < deadline, f"cannot trigger {dag_id}:\n{trig.stderr[-2000:]}\n" \
-                                       f"{stack.log('airflow-dag-processor')}"
-        time.sleep(3)
+    # the dag-processor has to parse the DAG before it can be triggered: watched in the metadata DB (each
+    # `airflow dags trigger` tried in the meantime would cost a whole CLI start-up)
+    while not stack.query("airflow", "SELECT 1 FROM dag JOIN serialized_dag USING (dag_id) WHERE dag_id = %s",
+                          (dag_id,)):
+        assert time.time() < deadline, f"{dag_id} was never parsed:\n{stack.log('airflow-dag-processor')}"
+        assert stack.running("airflow-dag-processor"), stack.log("airflow-dag-processor")
+        time.sleep(0.5)
+    trig = subprocess.run(["airflow", "dags", "trigger", dag_id], env=env, capture_output=True, text=True,
+                          cwd=stack.tmp, check=False)
+    assert trig.returncode == 0, f"cannot trigger {dag_id}:\n{trig.stderr[-2000:]}"
     state = None
     while time.time() < deadline:
         rows = stack.query("airflow", "SELECT state FROM dag_run WHERE dag_id = %s AND run_type = 'manual'",
@@ -373,7 +377,7 @@ def test_a_snapshot_dag_runs_on_the_celery_executor_and_every_airflow_health_che
             break
         for name in ("airflow-dag-processor", "airflow-scheduler", "airflow-worker", "airflow-apiserver"):
             assert stack.running(name), f"{name} exited:\n{stack.log(name)}"
-        time.sleep(2)
+        time.sleep(0.5)
     tis = stack.query("airflow", "SELECT task_id, state, hostname, pool FROM task_instance WHERE dag_id = %s "
                                  "ORDER BY start_date", (dag_id,))
     assert state == "success", f"{dag_id} ended {state}: {tis}\nworker:\n{stack.log('airflow-worker')}"
@@ -402,5 +406,5 @@ def test_a_snapshot_dag_runs_on_the_celery_executor_and_every_airflow_health_che
                                   timeout=120)
             if proc.returncode == 0 or time.time() > deadline:
                 break
-            time.sleep(3)
+            time.sleep(1)
         assert proc.returncode == 0, f"{name}'s health check failed: {cmd}\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}"

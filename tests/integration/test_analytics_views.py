@@ -15,9 +15,8 @@ import pytest
 
 from anime_dashboard.analytics import AnalyticsError, apply_analytics, refresh_materialized_views
 from anime_dashboard.data_dictionary import read_views, render_markdown, undocumented
-from anime_dashboard.jikan.replay import JikanReplay
 from pipeline_runs import TODAY, load
-from support import PG, ROOT, empty_warehouse
+from support import PG, ROOT, empty_warehouse, paced_replay
 
 D1, D7, D31 = TODAY - timedelta(days=1), TODAY - timedelta(days=7), TODAY - timedelta(days=31)
 LEFT_BEHIND = 990_000_001  # a title only in yesterday's top list
@@ -58,7 +57,7 @@ def copy_top_snapshot(conn, day, *, members_less: int, reverse: bool = False, dr
 def market(warehouse_db):
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
     empty_warehouse(conn)
-    with JikanReplay() as replay, pytest.MonkeyPatch.context() as mp:
+    with paced_replay() as replay, pytest.MonkeyPatch.context() as mp:
         import json
 
         mp.setenv("AIRFLOW_CONN_JIKAN_DEFAULT", json.dumps(

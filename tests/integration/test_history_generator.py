@@ -14,6 +14,7 @@ from anime_dashboard import history
 from anime_dashboard.history import generate_history
 from anime_dashboard.snapshots import BY_NAME, SNAPSHOT_TYPES
 from pipeline_runs import TODAY, load
+from support import paced_replay
 
 END = date(2025, 6, 30)
 TYPES = [s.name for s in SNAPSHOT_TYPES]
@@ -50,12 +51,11 @@ def seeded(warehouse_db):
 
     import psycopg2
 
-    from anime_dashboard.jikan.replay import JikanReplay
     from support import PG, empty_warehouse
 
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
     empty_warehouse(conn)
-    with JikanReplay() as replay, pytest.MonkeyPatch.context() as mp:
+    with paced_replay() as replay, pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_JIKAN_DEFAULT", json.dumps(
             {"conn_type": "http", "host": replay.host, "port": replay.port, "schema": "http"}))
         mp.setenv("ANIME_DASHBOARD_JIKAN_LIMITER_KEY", os.environ["ANIME_DASHBOARD_JIKAN_LIMITER_KEY"] + ":seeded")

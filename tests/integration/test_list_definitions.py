@@ -17,7 +17,7 @@ from anime_dashboard.history import generate_history, load_corpus
 from anime_dashboard.snapshots import BY_NAME
 from anime_dashboard.warehouse.migrations import apply_migrations
 from pipeline_runs import TODAY, fast_client
-from support import migrations_before, pg_uri, scratch_database
+from support import migrations_before, paced_replay, pg_uri, scratch_database
 
 YESTERDAY = TODAY - timedelta(days=1)
 # the seed's airing list (before this project ordered by members): popularity rank, descending, 4 pages
@@ -163,10 +163,8 @@ def test_a_deployment_upgraded_past_007_keeps_its_snapshots_with_the_seeds_defin
         assert fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY 1, 2, 3") == stored
 
         # the first load after the upgrade: the current definition is version 2, compared with nothing
-        from anime_dashboard.jikan.replay import JikanReplay
-
         apply_analytics(conn)
-        with JikanReplay() as replay, pytest.MonkeyPatch.context() as mp:
+        with paced_replay() as replay, pytest.MonkeyPatch.context() as mp:
             mp.setenv("AIRFLOW_CONN_WAREHOUSE", pg_uri(name))
             mp.setenv("AIRFLOW_CONN_JIKAN_DEFAULT", json.dumps(
                 {"conn_type": "http", "host": replay.host, "port": replay.port, "schema": "http"}))

@@ -7,7 +7,6 @@ then reads the replay's request log and the task instances' time ranges.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import psycopg2
 import pytest
 
 from anime_dashboard.warehouse.roles import drop_analyst_role
-from support import (PG, ROOT, RUN_TOKEN, create_database, drop_database, free_port, local_airflow_env, pg_uri,
+from support import (PG, RUN_TOKEN, create_database, drop_database, free_port, local_airflow_env, pg_uri,
                      query_db, stop_process_groups)
 from anime_dashboard.jikan.rate_limit import max_in_window
 from anime_dashboard.jikan.replay import JikanReplay
@@ -103,7 +102,7 @@ def wait_for(predicate, what, cluster, timeout=TIMEOUT):
             assert proc.poll() is None, f"airflow {name} exited early\n{process_logs(cluster)}"
         if predicate():
             return
-        time.sleep(2)
+        time.sleep(0.5)
     pytest.fail(f"timed out waiting for {what}\n{process_logs(cluster)}")
 
 

@@ -35,7 +35,7 @@ import psycopg2
 import pytest
 
 from anime_dashboard.jikan.replay import Fault
-from support import (PG, ROOT, create_database, drop_database, free_port, local_airflow_env, pg_uri,
+from support import (PG, create_database, drop_database, free_port, local_airflow_env, pg_uri,
                      query_db, stop_process_groups)
 
 BIN = Path(sys.executable).parent
@@ -639,7 +639,7 @@ def test_a_backfill_over_past_dates_skips_every_run_and_leaves_the_stored_snapsh
                                "AND run_type = 'backfill' ORDER BY logical_date", (DAG_ID,))
         if len(runs) == 3 and all(state in ("success", "failed") for _, _, state in runs):
             break
-        time.sleep(2)
+        time.sleep(0.5)
     else:
         pytest.fail(f"the backfill runs did not finish: {runs}\n{created[-1000:]}\n{process_logs(cluster)}")
 

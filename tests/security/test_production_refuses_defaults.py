@@ -77,6 +77,7 @@ REFUSED_KEYS = {
 }
 
 
+@pytest.mark.slow  # starts Superset (one process per case): make test-fast leaves it out
 @pytest.mark.parametrize("case", REFUSED_KEYS)
 def test_superset_refuses_to_start_with_a_missing_default_or_short_secret_key(superset_home, case):
     key, message = REFUSED_KEYS[case]
@@ -94,6 +95,7 @@ def test_the_project_wrapper_refuses_to_build_superset_environment_without_a_key
         server.superset_env(server.settings())
 
 
+@pytest.mark.slow  # starts Superset (one process per case): make test-fast leaves it out
 def test_the_production_server_exits_at_once_with_superset_default_key(superset_home):
     """gunicorn with superset.app:create_app(): its worker cannot boot, so the master exits (code 3)."""
     s = server.settings()
@@ -140,6 +142,7 @@ GENERATED_KEYS = {"token_urlsafe(42)": lambda: secrets.token_urlsafe(42),
                   "token_hex(16)": lambda: secrets.token_hex(16), "token_hex(24)": lambda: secrets.token_hex(24)}
 
 
+@pytest.mark.slow  # starts Superset (one process per case): make test-fast leaves it out
 @pytest.mark.parametrize("generator", GENERATED_KEYS)
 def test_superset_starts_with_a_generated_key_and_no_published_secret_is_in_effect(superset_home, generator):
     """make run: token_urlsafe(42); make compose-env: token_hex(24); the compose tests: token_hex(16) (32).
@@ -159,6 +162,7 @@ def test_superset_starts_with_a_generated_key_and_no_published_secret_is_in_effe
     assert len(jwt) == 2 and key not in jwt and all(len(s) >= 32 for s in jwt)
 
 
+@pytest.mark.slow  # starts Superset (one process per case): make test-fast leaves it out
 def test_turning_embedding_on_from_the_environment_still_signs_with_a_secret_of_our_own(superset_home):
     """SUPERSET_FEATURE_EMBEDDED_SUPERSET=true needs no config change; guest tokens are then signed with
     GUEST_TOKEN_JWT_SECRET, which must not be the published default. Two keys give two secrets."""

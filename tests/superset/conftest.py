@@ -23,7 +23,7 @@ import redis
 
 from anime_dashboard.snapshots import BY_NAME
 from pipeline_runs import TODAY, load
-from support import PG, RUN_TOKEN, empty_warehouse
+from support import PG, RUN_TOKEN, empty_warehouse, paced_replay
 
 HISTORY_DAYS = 14
 SNAPSHOT_TYPES = ("top", "airing", "upcoming", "movies")
@@ -53,11 +53,10 @@ def bi_warehouse(warehouse_db, airflow_db):
     replay) and HISTORY_DAYS of synthetic history before that, materialized views refreshed."""
     from anime_dashboard.analytics import refresh_materialized_views
     from anime_dashboard.history import generate_history
-    from anime_dashboard.jikan.replay import JikanReplay
 
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
     empty_warehouse(conn)
-    with JikanReplay() as replay:
+    with paced_replay() as replay:
         previous = os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"]
         os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"] = (
             f'{{"conn_type": "http", "host": "{replay.host}", "port": {replay.port}, "schema": "http"}}')
@@ -71,6 +70,23 @@ def bi_warehouse(warehouse_db, airflow_db):
     conn.commit()
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium (Playwright), one for every browser test of the session; tests open their own pages or
+    contexts in it."""
+    from playwright.sync_api import sync_playwright
+
+    from superset_browser import CHROMIUM, launch
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: `apt-get install chromium` "
+                    "(make install does it when it can); the browser tests need it")
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="session")

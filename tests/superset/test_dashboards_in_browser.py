@@ -8,25 +8,18 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
 DASHBOARDS = ("anime-market", "trends-and-movers", "pipeline-health")
 
 
 @pytest.fixture(scope="module")
-def browser_page(superset):
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is not installed at /usr/bin/chromium: `apt-get install chromium` "
-                    "(make install does it when it can); the browser test needs it")
-    from playwright.sync_api import sync_playwright
+def browser_page(superset, browser):
+    from superset_browser import login
 
-    from superset_browser import launch, login
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        login(page, superset.url, superset.settings.admin_user, superset.settings.admin_password)
-        yield page
-        browser.close()
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    login(page, superset.url, superset.settings.admin_user, superset.settings.admin_password)
+    yield page
+    context.close()
 
 
 @pytest.mark.parametrize("slug", DASHBOARDS)

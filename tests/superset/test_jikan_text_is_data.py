@@ -22,7 +22,7 @@ import pytest
 
 from anime_dashboard.snapshots import BY_NAME
 from pipeline_runs import TODAY, load
-from support import PG
+from support import PG, paced_replay
 
 PAYLOAD = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 HOSTILE_TITLE = f"Kaguya {PAYLOAD} & \"quotes\" 'single' </td></tr>"
@@ -35,9 +35,9 @@ ITEM = 1  # second object of the top list's page 1 (not the first: the trends da
 
 def _load_top(conn, mutate=None) -> dict:
     """Yesterday's top snapshot loaded again from a fresh replay (its first page edited by ``mutate``)."""
-    from anime_dashboard.jikan.replay import Fault, JikanReplay
+    from anime_dashboard.jikan.replay import Fault
 
-    with JikanReplay() as replay:
+    with paced_replay() as replay:
         if mutate is not None:
             replay.script(Fault(kind="mutate", match_page=1, mutate=mutate))
         previous = os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"]
@@ -127,19 +127,6 @@ def test_every_table_chart_shows_cells_as_text_not_html():
     assert rendering == [], f"table charts that render cells as HTML (set allow_render_html: false): {rendering}"
 
 
-@pytest.fixture(scope="module")
-def browser(superset):
-    from playwright.sync_api import sync_playwright
-
-    from superset_browser import CHROMIUM, launch
-
-    assert os.path.exists(CHROMIUM), f"Debian's chromium is not installed at {CHROMIUM}: `apt-get install chromium`"
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
 def test_the_payload_runs_when_inserted_as_markup_so_the_checks_below_can_see_it(browser):
     """The control: the same text given to innerHTML sets window.__xss, which is what the tests watch for."""
     page = browser.new_page()
@@ -170,28 +157,38 @@ DOM_FACTS = """name => {
 }"""
 
 
-def _dashboard_facts(browser, superset, slug, tmp_path) -> tuple[dict, list[str]]:
-    """Log in, open the dashboard, wait until every chart rendered; the DOM facts and the dialogs seen."""
+@pytest.fixture(scope="module")
+def dashboard_facts(superset, hostile, browser, tmp_path_factory):
+    """``facts(slug)``: log in, open the dashboard over the hostile data, wait until every chart rendered; the
+    DOM facts and the dialogs seen. Each dashboard is rendered once for the module (the tests below read
+    different facts of the same rendering; the data does not change between them)."""
     from superset_browser import login, render_dashboard
 
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(f"{d.type}: {d.message}"), d.dismiss()))
-    try:
-        login(page, superset.url, superset.settings.admin_user, superset.settings.admin_password)
-        result = render_dashboard(page, superset.url, slug, screenshot_path=str(tmp_path / f"{slug}.png"),
-                                  empty_is_error=False)
-        assert result["errors"] == [], result["errors"]
-        assert result["rendered"] == result["charts"] > 0, result
-        page.wait_for_timeout(1000)  # an onerror fires as soon as its image fails to load
-        return page.evaluate(DOM_FACTS, TABLE_CHART), dialogs
-    finally:
-        page.close()
+    shots, seen = tmp_path_factory.mktemp("hostile_dashboards"), {}
+
+    def facts(slug: str) -> tuple[dict, list[str]]:
+        if slug not in seen:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(f"{d.type}: {d.message}"), d.dismiss()))
+            try:
+                login(page, superset.url, superset.settings.admin_user, superset.settings.admin_password)
+                result = render_dashboard(page, superset.url, slug, screenshot_path=str(shots / f"{slug}.png"),
+                                          empty_is_error=False)
+                assert result["errors"] == [], result["errors"]
+                assert result["rendered"] == result["charts"] > 0, result
+                page.wait_for_timeout(1000)  # an onerror fires as soon as its image fails to load
+                seen[slug] = page.evaluate(DOM_FACTS, TABLE_CHART), dialogs
+            finally:
+                page.close()
+        return seen[slug]
+
+    return facts
 
 
 @pytest.mark.parametrize("slug", ["anime-market", "trends-and-movers"])
-def test_no_script_from_jikan_text_runs_on_the_dashboards(superset, hostile, browser, slug, tmp_path):
-    facts, dialogs = _dashboard_facts(browser, superset, slug, tmp_path)
+def test_no_script_from_jikan_text_runs_on_the_dashboards(dashboard_facts, slug):
+    facts, dialogs = dashboard_facts(slug)
     assert facts["xss"] is None, f"a script from Jikan's text ran on {slug}: window.__xss={facts['xss']}"
     assert dialogs == []
     assert facts["scripts"] == facts["js_links"] == 0, facts
@@ -203,10 +200,10 @@ def _hostile_cell(facts) -> dict:
     return found[0]
 
 
-def test_the_table_chart_shows_the_title_as_text_and_makes_no_element_of_it(superset, hostile, browser, tmp_path):
+def test_the_table_chart_shows_the_title_as_text_and_makes_no_element_of_it(dashboard_facts):
     """Superset's table renders cells that look like HTML as (sanitized) HTML unless the chart sets
     allow_render_html: false; then the cell is text: no <img> (even without its onerror) and no <b>."""
-    facts, dialogs = _dashboard_facts(browser, superset, "anime-market", tmp_path)
+    facts, dialogs = dashboard_facts("anime-market")
     assert facts["xss"] is None and dialogs == []
     cell = _hostile_cell(facts)
     assert cell["elements"] == [], f"the hostile title became markup in the table: {cell['elements']}"
@@ -220,6 +217,6 @@ def test_the_table_chart_shows_the_title_as_text_and_makes_no_element_of_it(supe
     "stripIgnoreTag) before showing it, even as text: <script> tags are dropped and <img src=x onerror=...> "
     "becomes <img src>. The stored and served value is exact (tests above); the table cannot show it verbatim. "
     "strict: when a Superset upgrade shows the literal text, this xpass fails and the docs need updating."))
-def test_the_table_chart_shows_the_literal_markup_characters(superset, hostile, browser, tmp_path):
-    facts, _ = _dashboard_facts(browser, superset, "anime-market", tmp_path)
+def test_the_table_chart_shows_the_literal_markup_characters(dashboard_facts):
+    facts, _ = dashboard_facts("anime-market")
     assert _hostile_cell(facts)["text"] == HOSTILE_TITLE

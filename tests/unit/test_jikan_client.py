@@ -177,6 +177,7 @@ def test_requests_are_paced_by_the_minimum_interval(replay):
     assert min(gaps) >= 0.28, gaps
 
 
+@pytest.mark.timing
 def test_the_window_limiter_keeps_a_client_under_jikans_limit(replay, jikan_limiter_key):
     # the production windows (2 starts in any 1 s, 58 in any 60 s) in Redis; the replay enforces 3/s
     client, _ = make_client(per_second=2, per_minute=58, limiter_key=jikan_limiter_key)
@@ -189,6 +190,7 @@ def test_the_window_limiter_keeps_a_client_under_jikans_limit(replay, jikan_limi
     assert starts[1] - starts[0] < 0.5, "the limiter spent the window's room on a fixed interval"
 
 
+@pytest.mark.timing
 def test_without_a_limiter_the_same_burst_is_refused(replay):
     # the control for the test above: the replay really refuses a 4th start within 1 s
     client, _ = make_client(max_attempts=1)
@@ -212,6 +214,7 @@ def test_error_objects_are_told_from_envelopes():
     assert not is_error_body({"pagination": {}, "data": []})
 
 
+@pytest.mark.timing
 def test_back_to_back_clients_share_the_windows_through_redis(replay, jikan_limiter_key):
     # two extract tasks in a row (the pool lets one run at a time; each is a new client, as each task is
     # a new process): the second one's first request waits for the first one's starts to leave the window

@@ -115,6 +115,7 @@ def _client_pages(key: str, pages: int, go, out) -> None:
     out.put((client.stats.as_dict(), client.limiter.backend))
 
 
+@pytest.mark.timing
 def test_two_client_processes_on_jikans_real_limits_get_no_429(replay, jikan_limiter_key):
     # each process alone keeps 2/s; together they would send 4/s and the replay (3/s) would refuse some
     ctx = multiprocessing.get_context("spawn")
