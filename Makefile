@@ -1,4 +1,6 @@
 # The README's commands. `make run` is the main job, `make test` the tests (CI runs it via .ci/run).
+# recipes source scripts/env.sh, which is bash (/bin/sh is dash on Debian)
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 STAMP  := $(VENV)/.installed
