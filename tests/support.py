@@ -24,6 +24,17 @@ def work_unit(path: str) -> str:
     return "tests/superset" if path.startswith("tests/superset/") else path
 
 
+def pack_work_units(units: set[str], groups: int, durations: dict[str, float]) -> dict[str, str]:
+    """{unit: group name}: longest unit first onto the least loaded of ``groups`` groups."""
+    load = [0.0] * max(1, min(groups, len(units)))
+    placed = {}
+    for unit in sorted(units, key=lambda u: (-durations.get(u, 1.0), u)):
+        i = load.index(min(load))
+        load[i] += durations.get(unit, 1.0)
+        placed[unit] = f"group-{i}"
+    return placed
+
+
 def paced_replay(**kw):
     """The offline Jikan replay with rate windows JIKAN_PACE times Jikan's (see JIKAN_PACE)."""
     from anime_dashboard.jikan.replay import JikanReplay
@@ -115,6 +126,28 @@ def local_airflow_env(tmp_path: Path, meta_db: str, port: int) -> dict[str, str]
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
     })
     return env
+
+
+def trigger_dag_runs(url: str, user: str, password: str, dag_ids: list[str]) -> list[dict]:
+    """One manual run of each DAG through the api-server's REST API, all requests sent at once (threads),
+    as a user's client would; the DAG runs it created. Costs nothing like an `airflow dags trigger` process
+    each (a CLI start-up is about 3 CPU-seconds here)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    auth = requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
+    assert auth.status_code in (200, 201), f"no API token for {user}: {auth.status_code} {auth.text[:500]}"
+    headers = {"Authorization": f"Bearer {auth.json()['access_token']}"}
+
+    def trigger(dag_id: str) -> dict:
+        r = requests.post(f"{url}/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None}, headers=headers,
+                          timeout=60)
+        assert r.status_code in (200, 201), f"trigger of {dag_id} refused: {r.status_code} {r.text[:1000]}"
+        return r.json()
+
+    with ThreadPoolExecutor(len(dag_ids)) as pool:
+        return list(pool.map(trigger, dag_ids))
 
 
 def query_db(dbname: str, sql: str, params=None) -> list[tuple]:

@@ -366,7 +366,7 @@ def test_every_setting_the_dags_and_include_read_is_set_for_the_airflow_services
 
 
 def test_every_setting_superset_config_and_its_commands_read_is_set_for_the_superset_services(compose):
-    read = _env_names_read_by([ROOT / "superset" / "superset_config.py",
+    read = _env_names_read_by([ROOT / "superset" / "superset_config.py", ROOT / "superset" / "bootstrap.py",
                                ROOT / "include" / "anime_dashboard" / "dashboards" / "server.py"])
     assert {"SUPERSET_SECRET_KEY", "ANIME_DASHBOARD_SUPERSET_DATABASE_URI",
             "ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"} <= read
@@ -465,7 +465,8 @@ def test_the_interpolation_follows_the_compose_specification():
 
 
 def test_readme_documents_every_setting_the_code_reads():
-    read = _env_names_read_by(_python_files("include", "dags", "plugins") + [ROOT / "superset" / "superset_config.py"])
+    read = _env_names_read_by(_python_files("include", "dags", "plugins") + [ROOT / "superset" / "superset_config.py",
+                                                                             ROOT / "superset" / "bootstrap.py"])
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
     for short in re.findall(r"`([A-Z][A-Z0-9_]+)` / `_([A-Z0-9_]+)`", readme):  # `X_HOST` / `_PORT`

@@ -1,7 +1,7 @@
 """Under the real scheduler (LocalExecutor), the ``jikan_api`` pool lets one extract call Jikan at a time.
 
 Starts Airflow's api-server, scheduler and dag-processor as real processes on a private Postgres metadata
-database, runs the main job's own setup command (pool + warehouse), triggers all four DAGs at once and
+database, runs the main job's own setup command (pool + warehouse), triggers all four DAGs at once (REST API) and
 then reads the replay's request log and the task instances' time ranges.
 """
 from __future__ import annotations
@@ -16,10 +16,11 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import requests
 
 from anime_dashboard.warehouse.roles import drop_analyst_role
 from support import (PG, RUN_TOKEN, create_database, drop_database, free_port, local_airflow_env, pg_uri,
-                     query_db, stop_process_groups)
+                     query_db, stop_process_groups, trigger_dag_runs)
 from anime_dashboard.jikan.rate_limit import max_in_window
 from anime_dashboard.jikan.replay import JikanReplay
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
@@ -71,7 +72,7 @@ def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
         log = open(logs / f"{name}.log", "w")
         procs[name] = (subprocess.Popen([airflow, name], env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True), log)
-    cluster = {"env": env, "run": run, "replay": replay, "meta_db": meta_db, "procs": procs, "logs": logs,
+    cluster = {"env": env, "url": f"http://127.0.0.1:{port}", "run": run, "replay": replay, "meta_db": meta_db, "procs": procs, "logs": logs,
                "task_logs": tmp_path / "logs"}
     try:
         yield cluster
@@ -95,6 +96,13 @@ def process_logs(cluster) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(cluster["logs"].iterdir()))
 
 
+def api_up(cluster) -> bool:
+    try:
+        return requests.get(f"{cluster['url']}/api/v2/version", timeout=5).ok
+    except requests.ConnectionError:
+        return False
+
+
 def wait_for(predicate, what, cluster, timeout=TIMEOUT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,11 +121,12 @@ def test_four_dags_triggered_at_once_never_call_jikan_concurrently(airflow_clust
 
     wait_for(lambda: len(meta_query(cluster, "SELECT dag_id FROM dag WHERE dag_id = ANY(%s) AND NOT is_paused",
                                     (dag_ids,))) == 4, "the dag-processor to register the four DAGs", cluster)
-    triggers = [subprocess.Popen([str(BIN / "airflow"), "dags", "trigger", d], env=cluster["env"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for d in dag_ids]
-    for t in triggers:
-        out, err = t.communicate(timeout=120)
-        assert t.returncode == 0, f"trigger failed: {out}\n{err}"
+    wait_for(lambda: api_up(cluster), "the api-server to answer", cluster)
+    # the four at once through the REST API, as the UI's or a client's trigger (SimpleAuthManager's admin)
+    passwords = json.loads((Path(cluster["env"]["AIRFLOW_HOME"]) /
+                            "simple_auth_manager_passwords.json.generated").read_text())
+    created = trigger_dag_runs(cluster["url"], "admin", passwords["admin"], dag_ids)
+    assert sorted(r["dag_id"] for r in created) == sorted(dag_ids)
 
     # unpaused DAGs also get today's scheduled run (catchup=False still runs the latest interval)
     def runs():

@@ -15,6 +15,8 @@ from anime_dashboard.settings import PREFIX, is_weak_password
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PORT = 8088
+BOOTSTRAP = ROOT / "superset" / "bootstrap.py"
+BOOTSTRAP_STEP = "bootstrap step: "  # as superset/bootstrap.py prints its steps
 
 
 class SupersetSetupError(RuntimeError):
@@ -69,38 +71,27 @@ def superset_env(s: SupersetSettings) -> dict[str, str]:
     return env
 
 
-def _run(s: SupersetSettings, *args: str) -> str:
-    exe = s.venv / "bin" / "superset"
-    if not exe.exists():
-        raise SupersetSetupError(f"{exe} is missing: `make install` builds Superset's virtualenv")
-    proc = subprocess.run([str(exe), *args], env=superset_env(s), capture_output=True, text=True, check=False)
-    out = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        tail = "\n".join(out.strip().splitlines()[-25:])
-        raise SupersetSetupError(f"`superset {' '.join(a for a in args if not a.startswith('--password'))}` "
-                                 f"failed (exit {proc.returncode}):\n{tail}")
-    return out
-
-
 def bootstrap(s: SupersetSettings) -> list[str]:
     """db upgrade, the admin user (password from the environment; reset to it if the user exists), init.
 
-    Idempotent. Returns what it did, one line per step."""
+    Superset's own CLI commands, run in one Superset process (superset/bootstrap.py), not three. Idempotent.
+    Returns what it did, one line per step."""
     s.home.mkdir(parents=True, exist_ok=True)
-    done = []
-    _run(s, "db", "upgrade")
-    done.append("metadata database upgraded")
-    out = _run(s, "fab", "create-admin", "--username", s.admin_user, "--firstname", "Anime",
-               "--lastname", "Dashboard", "--email", f"{s.admin_user}@anime-dashboard.invalid",
-               "--password", s.admin_password)
-    if "already exist" in out:
-        _run(s, "fab", "reset-password", "--username", s.admin_user, "--password", s.admin_password)
-        done.append(f"admin user {s.admin_user} exists: password set from the environment")
-    else:
-        done.append(f"admin user {s.admin_user} created")
-    _run(s, "init")
-    done.append("roles and permissions initialised")
-    return done
+    python = s.venv / "bin" / "python"
+    if not (s.venv / "bin" / "superset").exists():
+        raise SupersetSetupError(f"{s.venv / 'bin' / 'superset'} is missing: `make install` builds Superset's "
+                                 "virtualenv")
+    env = superset_env(s)
+    env[PREFIX + "SUPERSET_ADMIN_PASSWORD"] = s.admin_password
+    proc = subprocess.run([str(python), str(BOOTSTRAP), s.admin_user], env=env, capture_output=True, text=True,
+                          check=False)
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(out.strip().splitlines()[-25:])
+        raise SupersetSetupError(f"Superset's bootstrap (superset/bootstrap.py) failed (exit {proc.returncode}):"
+                                 f"\n{tail}")
+    return [line.removeprefix(BOOTSTRAP_STEP) for line in proc.stdout.splitlines()
+            if line.startswith(BOOTSTRAP_STEP)]
 
 
 def serve_command(s: SupersetSettings, workers: int = 2, threads: int = 8) -> list[str]:
