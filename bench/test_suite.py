@@ -12,8 +12,8 @@ it, as it runs pytest more than once); its output goes to <tmp>/<side>.log. Wall
 code come from the line scripts/test.sh ends with, counts and per-test times (setup + call + teardown) from
 the junit reports.
 
-Writes the `test-suite` section of docs/benchmarks.md and tests/durations.json (seconds per work unit at
-head: a test module, or all of tests/superset as one; the test scheduler starts the longest first). Failing
+Writes the `test-suite` section of docs/benchmarks.md and tests/durations.json (seconds per test at head; the
+test scheduler sums them per work unit, a test module or all of tests/superset as one, to pack the workers). Failing
 tests do not stop the run: they are listed in the section and in a warning; the exit status is non-zero only
 if a side could not run at all. --keep keeps the temp dirs (clones, logs, junit reports).
 """
@@ -179,14 +179,15 @@ def report(base: Side, head: Side, command: str) -> str:
                           + (", failed: " + ", ".join(f"`{t}`" for t in s.failed()) if s.failed() else "")]
     lines += ["", f"{SLOWEST} slowest tests, before:", "", *slowest_table(base),
               "", f"{SLOWEST} slowest tests, after:", "", *slowest_table(head),
-              "", "Time per work unit, head (what tests/durations.json records):", "",
+              "", "Time per work unit, head (tests/durations.json records the seconds of each test):", "",
               "| work unit | s | tests |", "|---|---:|---:|"]
     lines += [f"| `{u}` | {s:.2f} | {n} |" for u, (s, n) in work_units(head).items()]
     return "\n".join(lines)
 
 
 def write_durations(side: Side, path: Path = REPO / "tests" / "durations.json") -> None:
-    durations = {u: round(s, 1) for u, (s, _) in work_units(side).items()}
+    """{test id: seconds} (tests/conftest.py sums a work unit's selected tests to pack the workers)."""
+    durations = {tid: round(s, 2) for tid, s in side.times.items()}
     path.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 

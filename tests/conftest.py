@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 
 from support import (JIKAN_PACE, PG, ROOT, RUN_TOKEN, create_database, drop_database, empty_warehouse,
-                     pack_work_units, paced_replay, pg_uri, work_unit)
+                     pack_work_units, paced_replay, pg_uri, unit_seconds, work_unit)
 
 
 JIKAN_LIMITER_PREFIX = f"ad_test_{RUN_TOKEN}:jikan"  # every Redis key of this run's Jikan limiters
@@ -55,7 +55,8 @@ def pytest_xdist_make_scheduler(config, log):
     """Under pytest-xdist (`make test` runs three workers) each worker takes whole work units (support.work_unit: a
     module, or all of tests/superset/ so that one Superset and one Chromium serve every browser test), packed
     before the run into one group per worker: longest unit first, each onto the group with the least time so far
-    (tests/durations.json; a unit missing from it counts as 1 s). xdist's own queue hands every worker two units
+    (the seconds of its selected tests in tests/durations.json, 1 s for a test missing from it, so that
+    `make test-fast` and a -k selection are packed by what they run). xdist's own queue hands every worker two units
     up front and more as it runs low, which put the three longest units on one worker."""
     from xdist.scheduler import LoadScopeScheduling
 
@@ -65,23 +66,25 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             if self.groups is None:
                 collection = next(iter(self.registered_collections.values()))
-                self.groups = pack_work_units({work_unit(n.split("::")[0]) for n in collection}, self.numnodes,
-                                              load_durations())
+                units = unit_seconds(collection, load_durations())
+                self.groups = pack_work_units(set(units), self.numnodes, units)
             return self.groups[work_unit(nodeid.split("::")[0])]
 
     return WorkUnitScheduling(config, log)
 
 
 def load_durations() -> dict[str, float]:
+    """{test node id: seconds} of the last `make bench-tests` (tests/durations.json)."""
     path = ROOT / "tests" / "durations.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: the order is by what runs
 def pytest_collection_modifyitems(config, items):
     """scripts/test.sh runs the suite in two passes (ANIME_DASHBOARD_TEST_PASS): `parallel`, on the xdist
     workers, everything but the tests marked `timing`, then `timing`, those alone in one process, so that the
     other workers' load cannot stretch the waits they measure. On a worker, the longest work units first
-    (tests/durations.json, written by `make bench-tests`); a unit missing from the file counts as short.
+    (the sums of their tests' seconds in tests/durations.json, written by `make bench-tests`).
     Order within a unit is kept."""
     test_pass = os.environ.get("ANIME_DASHBOARD_TEST_PASS")
     if test_pass in ("parallel", "timing"):
@@ -90,8 +93,8 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if timing[item.nodeid] == (test_pass == "timing")]
     if not hasattr(config, "workerinput"):
         return
-    durations = load_durations()
-    items.sort(key=lambda item: -durations.get(work_unit(item.nodeid.split("::")[0]), 0.0))
+    units = unit_seconds([item.nodeid for item in items], load_durations())
+    items.sort(key=lambda item: -units[work_unit(item.nodeid.split("::")[0])])
 
 
 def pytest_configure(config):

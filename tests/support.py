@@ -24,6 +24,15 @@ def work_unit(path: str) -> str:
     return "tests/superset" if path.startswith("tests/superset/") else path
 
 
+def unit_seconds(nodeids, durations: dict[str, float]) -> dict[str, float]:
+    """{work unit: seconds of these tests}, 1 s for a test that durations does not know."""
+    units: dict[str, float] = {}
+    for nodeid in nodeids:
+        unit = work_unit(nodeid.split("::")[0])
+        units[unit] = units.get(unit, 0.0) + durations.get(nodeid, 1.0)
+    return units
+
+
 def pack_work_units(units: set[str], groups: int, durations: dict[str, float]) -> dict[str, str]:
     """{unit: group name}: longest unit first onto the least loaded of ``groups`` groups."""
     load = [0.0] * max(1, min(groups, len(units)))

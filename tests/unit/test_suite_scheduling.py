@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from support import ROOT, pack_work_units, work_unit
+from support import ROOT, pack_work_units, unit_seconds, work_unit
 
 
 def test_work_units_are_packed_longest_first_onto_the_least_loaded_worker():
@@ -21,8 +21,17 @@ def test_fewer_work_units_than_workers_make_one_group_each():
     assert pack_work_units({"x"}, 0, {}) == {"x": "group-0"}
 
 
-def test_the_recorded_durations_name_only_work_units_of_this_suite():
+def test_a_work_unit_counts_only_its_selected_tests_and_one_second_for_a_test_not_recorded():
+    durations = {"tests/a.py::t1": 100.0, "tests/a.py::t2": 5.0, "tests/superset/b.py::t": 7.0,
+                 "tests/superset/c.py::t[x]": 3.0}
+    selected = ["tests/a.py::t2", "tests/superset/b.py::t", "tests/superset/c.py::t[x]", "tests/superset/c.py::new"]
+    assert unit_seconds(selected, durations) == {"tests/a.py": 5.0, "tests/superset": 11.0}
+
+
+def test_the_recorded_durations_are_node_ids_of_this_suites_test_files():
     recorded = json.loads((ROOT / "tests" / "durations.json").read_text())
-    units = {work_unit(str(p.relative_to(ROOT))) for p in (ROOT / "tests").rglob("test_*.py")}
-    assert set(recorded) - units == set(), "tests/durations.json names units that no longer exist"
+    files = {str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")}
+    assert len(recorded) > 400 and all("::" in t for t in recorded)
+    assert {t.split("::")[0] for t in recorded} <= files, "tests/durations.json names test files that are gone"
     assert all(isinstance(s, (int, float)) and s >= 0 for s in recorded.values())
+    assert {work_unit(t.split("::")[0]) for t in recorded} >= {"tests/superset", "tests/unit/test_replay.py"}
