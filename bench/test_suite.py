@@ -205,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                        + (["--", *args.pytest_args] if args.pytest_args else []))
     for rev in (args.baseline, args.head):  # a typo in --head must not cost a whole baseline run
         resolve(rev)
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "include", "sql", "dags", "plugins",
+                "superset", "scripts")
+    if dirty:  # the virtualenvs' editable install is this checkout: some tests' subprocesses run its code
+        raise SystemExit("uncommitted changes in what the suite runs (both sides would see them through the "
+                         f"virtualenvs' editable install); commit or stash them first:\n{dirty}")
     tmps: list[Path] = []
     try:
         sides = []
