@@ -4,8 +4,8 @@
     python bench/analytics_queries.py --smoke         # 14 days, small lists: checks the script works
 
 For each size it makes a scratch database on the warehouse's server, writes synthetic history with the
-history generator (~1,000 titles per type per day, so 3 years is ~4.4M snapshot rows), refreshes the
-materialized views, ANALYZEs, then runs each query of bench/dashboard_queries.sql a few times to warm up
+history generator (~1,000 titles per type per day, so 3 years is ~4.4M snapshot rows; it keeps the
+history tables as it writes), ANALYZEs, then runs each query of bench/dashboard_queries.sql a few times to warm up
 and --repeats times measured: p50 / p95 / min / max in ms. The EXPLAIN (ANALYZE, BUFFERS) of the slowest
 query at the largest size goes into the report. Goal: p95 < 250 ms for every query. Not a test: the
 figures depend on the machine, so they are written down, not asserted (the smoke run is CI's check that
@@ -21,13 +21,12 @@ import re
 import statistics
 import sys
 import time
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg2
 
-from scratch import admin, server_params  # bench/ is on sys.path: this file runs as a script
+from scratch import database, server_params  # bench/ is on sys.path: this file runs as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ROOT / "bench" / "dashboard_queries.sql"
@@ -56,7 +55,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def build(conn, *, days: int, list_size: int, end: date) -> dict:
-    from anime_dashboard.analytics import apply_analytics, refresh_materialized_views
+    from anime_dashboard.analytics import apply_analytics
     from anime_dashboard.history import generate_history
     from anime_dashboard.snapshots import SNAPSHOT_TYPES
     from anime_dashboard.warehouse.migrations import apply_migrations
@@ -68,7 +67,6 @@ def build(conn, *, days: int, list_size: int, end: date) -> dict:
     summary = generate_history(conn, end_date=end, days=days,
                                list_sizes={s.name: list_size for s in SNAPSHOT_TYPES})
     generate_s = time.perf_counter() - started
-    refresh = refresh_materialized_views(conn)  # again, timed on its own (the generator refreshed once)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
@@ -92,7 +90,7 @@ def build(conn, *, days: int, list_size: int, end: date) -> dict:
         titles_s = time.perf_counter() - t0
         cur.execute("ROLLBACK")
     conn.autocommit = False
-    return {"rows": rows, "size_mb": size / 2**20, "generate_s": generate_s, "refresh": refresh,
+    return {"rows": rows, "size_mb": size / 2**20, "generate_s": generate_s,
             "upkeep_titles_200_s": titles_s, "generator": summary}
 
 
@@ -138,12 +136,11 @@ def report(sizes: list[dict], plan: tuple[str, str, float], repeats: int) -> str
              f"Each query: 3 warm-up runs, then {repeats} measured runs, times in ms from the client "
              "(psycopg2, loopback), rows fetched included. History: synthetic, ~1,000 titles per type per "
              f"day, from the real corpus. Goal: p95 < {GOAL_MS:.0f} ms.", "",
-             "| history | snapshot rows | `core.anime_snapshots` size | generate | refresh materialized views | "
-             "titles/tags upkeep (`core.upkeep_titles`) of a 200-title upsert |", "|---|---|---|---|---|---|"]
+             "| history | snapshot rows | `core.anime_snapshots` size | generate | "
+             "titles/tags upkeep (`core.upkeep_titles`) of a 200-title upsert |", "|---|---|---|---|---|"]
     for s in sizes:
-        refresh = ", ".join(f"{k} {v:.1f} s" for k, v in s["build"]["refresh"].items())
         lines.append(f"| {s['label']} | {s['build']['rows']:,} | {s['build']['size_mb']:,.0f} MB | "
-                     f"{s['build']['generate_s']:.0f} s | {refresh} | {s['build']['upkeep_titles_200_s'] * 1000:.0f} ms |")
+                     f"{s['build']['generate_s']:.0f} s | {s['build']['upkeep_titles_200_s'] * 1000:.0f} ms |")
     header = "| query | " + " | ".join(f"{s['label']} p50 | {s['label']} p95 | {s['label']} min-max" for s in sizes)
     lines += ["", header + " | rows |", "|---" * (1 + 3 * len(sizes)) + "|---|"]
     worst = {s["label"]: max(r["p95"] for r in s["results"].values()) for s in sizes}
@@ -189,26 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 3 if args.smoke else args.repeats
     sizes = []
     for label, days in plans.items():
-        name = f"ad_bench_{uuid.uuid4().hex[:8]}"
-        admin(f'CREATE DATABASE "{name}"')
-        try:
-            conn = psycopg2.connect(dbname=name, **server_params())
-            try:
-                print(f"[{label}] generating {days} days x {list_size} titles x 4 types ...", flush=True)
-                built = build(conn, days=days, list_size=list_size, end=end)
-                print(f"[{label}] {built['rows']:,} rows in {built['generate_s']:.0f} s; "
-                      f"measuring {len(queries)} queries x {repeats}", flush=True)
-                results, params = measure(conn, queries, repeats)
-                slowest = max(results, key=lambda n: results[n]["p95"])
-                sizes.append({"label": label, "build": built, "results": results,
-                              "plan": (slowest, explain(conn, queries[slowest], params), results[slowest]["p95"])})
-                for q, r in results.items():
-                    print(f"  {q:<34} p50 {r['p50']:8.1f} ms  p95 {r['p95']:8.1f} ms  rows {r['rows']}")
-            finally:
-                conn.close()
-        finally:
-            if not args.keep:
-                admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with database(keep=args.keep) as (_, conn):
+            print(f"[{label}] generating {days} days x {list_size} titles x 4 types ...", flush=True)
+            built = build(conn, days=days, list_size=list_size, end=end)
+            print(f"[{label}] {built['rows']:,} rows in {built['generate_s']:.0f} s; "
+                  f"measuring {len(queries)} queries x {repeats}", flush=True)
+            results, params = measure(conn, queries, repeats)
+            slowest = max(results, key=lambda n: results[n]["p95"])
+            sizes.append({"label": label, "build": built, "results": results,
+                          "plan": (slowest, explain(conn, queries[slowest], params), results[slowest]["p95"])})
+            for q, r in results.items():
+                print(f"  {q:<34} p50 {r['p50']:8.1f} ms  p95 {r['p95']:8.1f} ms  rows {r['rows']}")
     section = report(sizes, sizes[-1]["plan"], repeats)
     if args.smoke:
         print(section)

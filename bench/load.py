@@ -67,7 +67,7 @@ GOAL = 0.5
 VARIANT_STRIDE = 1_000_000
 DAG_PREFIX = "bench_load"
 TABLES = ("raw.extract_batches, raw.jikan_pages, core.anime_snapshots, core.staged_records, core.rejects, "
-          "core.run_metrics, core.snapshots, core.titles, core.title_tags")
+          "core.run_metrics, core.snapshots, core.titles, core.title_tags, core.market_daily, core.list_changes")
 COPY_COLUMNS = ("snapshot_type", "snapshot_date", "mal_id", "list_position", "title", "title_english",
                 "title_japanese", "type", "source", "episodes", "status", "airing", "aired_from", "aired_to",
                 "duration", "rating", "score", "scored_by", "rank", "popularity", "members", "favorites",

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import psycopg2
@@ -23,3 +25,19 @@ def admin(sql: str) -> None:
             cur.execute(sql)
     finally:
         conn.close()
+
+
+@contextmanager
+def database(prefix: str = "ad_bench", keep: bool = False):
+    """A scratch database on the server and a connection to it; dropped afterwards unless ``keep``."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin(f'CREATE DATABASE "{name}"')
+    try:
+        conn = psycopg2.connect(dbname=name, **server_params())
+        try:
+            yield name, conn
+        finally:
+            conn.close()
+    finally:
+        if not keep:
+            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

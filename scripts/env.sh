@@ -1,7 +1,8 @@
 # Sourced by scripts/*.sh: every setting the README lists, with its local default. Any of them can be
 # set in the environment or in a git-ignored .env at the project root (see .env.example).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ -f "$ROOT/.env" ]; then set -a; . "$ROOT/.env"; set +a; fi
+export ANIME_DASHBOARD_ENV_FILE="${ANIME_DASHBOARD_ENV_FILE:-$ROOT/.env}"  # where make run keeps generated secrets
+if [ -f "$ANIME_DASHBOARD_ENV_FILE" ]; then set -a; . "$ANIME_DASHBOARD_ENV_FILE"; set +a; fi
 
 export VENV="${VENV:-$ROOT/.venv}"
 export PATH="$VENV/bin:$PATH"
@@ -12,6 +13,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+# where tasks reach the api-server's execution API: Airflow's default names port 8080 whatever the port above
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT/execution/}"
 export AIRFLOW_CONN_WAREHOUSE="${AIRFLOW_CONN_WAREHOUSE:-postgresql://postgres@127.0.0.1:5432/anime_dashboard}"
 export ANIME_DASHBOARD_REDIS_URL="${ANIME_DASHBOARD_REDIS_URL:-redis://127.0.0.1:6379/0}"
 export ANIME_DASHBOARD_ANALYST_USER="${ANIME_DASHBOARD_ANALYST_USER:-analyst}"

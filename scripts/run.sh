@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# The main job (`make run`): set up Airflow + the warehouse, run the four snapshot DAGs once, then serve
-# the Airflow UI with the DAGs unpaused on their daily schedule. JIKAN_OFFLINE=1 uses the bundled replay.
+# The main job (`make run`): set up the warehouse, Superset and Airflow, then the production path: Airflow's
+# scheduler runs the four snapshot DAGs (unpaused: today's run, then daily), their publish triggers
+# analytics_refresh, and the main job watches them with progress (anime-dashboard daily-run) before it
+# prints the rows and the addresses and keeps serving. JIKAN_OFFLINE=1 uses the bundled replay.
+# Ctrl-C or SIGTERM (twice is fine) stops everything it started within seconds.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Checking prerequisites (Python 3.11+, PostgreSQL 14+, Redis)"
-anime-dashboard check
+if [ "$JIKAN_OFFLINE" = "1" ]; then
+  step "Checking prerequisites (Python 3.11+, PostgreSQL 14+, Redis)"
+  anime-dashboard check
+else
+  step "Checking prerequisites (Python 3.11+, PostgreSQL 14+, Redis, one request to Jikan)"
+  anime-dashboard check --jikan
+fi
 
 mkdir -p "$AIRFLOW_HOME"
 step "Migrating Airflow's metadata database ($AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)"
@@ -17,25 +25,25 @@ airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 40 "$AIRFLO
 if [ -z "${ANIME_DASHBOARD_ANALYST_PASSWORD:-}" ]; then
   step "Generating a password for the read-only analyst role into .env (git-ignored)"
   ANIME_DASHBOARD_ANALYST_PASSWORD="$(python -c 'import secrets; print(secrets.token_urlsafe(24))')"
-  printf '\nANIME_DASHBOARD_ANALYST_PASSWORD=%s\n' "$ANIME_DASHBOARD_ANALYST_PASSWORD" >> "$ROOT/.env"
+  printf '\nANIME_DASHBOARD_ANALYST_PASSWORD=%s\n' "$ANIME_DASHBOARD_ANALYST_PASSWORD" >> "$ANIME_DASHBOARD_ENV_FILE"
   export ANIME_DASHBOARD_ANALYST_PASSWORD
-  echo "analyst role '$ANIME_DASHBOARD_ANALYST_USER': password kept in $ROOT/.env (see docs/analysts.md)"
+  echo "analyst role '$ANIME_DASHBOARD_ANALYST_USER': password kept in $ANIME_DASHBOARD_ENV_FILE (see docs/analysts.md)"
 fi
 
 gen_secret() { python -c 'import secrets, sys; print(secrets.token_urlsafe(int(sys.argv[1])))' "$1"; }
 if [ -z "${SUPERSET_SECRET_KEY:-}" ]; then
   step "Generating SUPERSET_SECRET_KEY into .env (git-ignored; Superset refuses to start without one)"
   SUPERSET_SECRET_KEY="$(gen_secret 42)"
-  printf '\nSUPERSET_SECRET_KEY=%s\n' "$SUPERSET_SECRET_KEY" >> "$ROOT/.env"
+  printf '\nSUPERSET_SECRET_KEY=%s\n' "$SUPERSET_SECRET_KEY" >> "$ANIME_DASHBOARD_ENV_FILE"
   export SUPERSET_SECRET_KEY
 fi
 # an admin login's password: generated into .env and printed once when unset (never a default)
 generate_login() {  # VAR USER LABEL
   [ -n "${!1:-}" ] && return 0
   printf -v "$1" '%s' "$(gen_secret 18)"
-  printf '\n%s=%s\n' "$1" "${!1}" >> "$ROOT/.env"
+  printf '\n%s=%s\n' "$1" "${!1}" >> "$ANIME_DASHBOARD_ENV_FILE"
   export "$1"
-  printf '\n*** %s login: user %s, password %s (printed once; kept in %s/.env) ***\n' "$3" "$2" "${!1}" "$ROOT"
+  printf '\n*** %s login: user %s, password %s (printed once; kept in %s) ***\n' "$3" "$2" "${!1}" "$ANIME_DASHBOARD_ENV_FILE"
 }
 generate_login ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD "$ANIME_DASHBOARD_SUPERSET_ADMIN_USER" Superset
 generate_login ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD "$ANIME_DASHBOARD_AIRFLOW_ADMIN_USER" Airflow
@@ -48,81 +56,75 @@ export AIRFLOW_CONN_SUPERSET="{\"conn_type\": \"http\", \"host\": \"$ANIME_DASHB
 step "Warehouse database, migrations, analytics views, analyst role and the jikan_api pool"
 anime-dashboard setup
 
-REPLAY_PID=""
-SUPERSET_PID=""
-AIRFLOW_PID=""
+STARTED=()  # sessions started here (setsid: each service with all it starts), stopped by cleanup
+CHILD=""     # the session of the step running now (see run)
+# SID: SIGINT (gunicorn's and Airflow's quick stop) and SIGTERM to every process of the session, SIGKILL after
+# STOP_SECONDS. By session, not process group: Airflow puts each task process in a group of its own.
+stop_session() {
+  pkill -INT -s "$1" 2>/dev/null || return 0
+  pkill -TERM -s "$1" 2>/dev/null || true
+  for _ in $(seq $((STOP_SECONDS * 5))); do pgrep -s "$1" >/dev/null || return 0; sleep 0.2; done
+  echo "session $1 still running after ${STOP_SECONDS} s: SIGKILL" >&2
+  pkill -KILL -s "$1" 2>/dev/null || true
+}
+STOP_SECONDS=3
 cleanup() {
-  [ -n "$REPLAY_PID" ] && kill "$REPLAY_PID" 2>/dev/null || true
-  [ -n "$SUPERSET_PID" ] && kill -- -"$SUPERSET_PID" 2>/dev/null || true
-  if [ -n "$AIRFLOW_PID" ] && kill -0 "$AIRFLOW_PID" 2>/dev/null; then
-    # `airflow standalone` stops its children on SIGTERM but can hang itself afterwards: give it 15 s
-    kill -- -"$AIRFLOW_PID" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$AIRFLOW_PID" 2>/dev/null || break; sleep 0.5; done
-    kill -9 -- -"$AIRFLOW_PID" 2>/dev/null || true
-  fi
-  REPLAY_PID="" SUPERSET_PID="" AIRFLOW_PID=""
+  trap '' INT TERM  # a second signal changes nothing: the stop is under way
+  for sid in $CHILD "${STARTED[@]}"; do stop_session "$sid" & done
+  wait 2>/dev/null
+  STARTED=() CHILD=""
 }
 trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
+trap 'echo; echo "stopping (everything make run started)"; cleanup; exit 130' INT TERM
+# a step in a session of its own, waited for: the trap runs as soon as a signal arrives (bash defers it
+# while a foreground command runs) and stops the step with everything it started
+run() { setsid "$@" & CHILD=$!; local rc=0; wait "$CHILD" || rc=$?; CHILD=""; return $rc; }
+# a long-running service in a session of its own (everything it starts stops with the session)
+serve() { local log=$1; shift; setsid "$@" >"$log" 2>&1 & STARTED+=("$!"); LAST_PID=$!; }
+
 if [ "$JIKAN_OFFLINE" = "1" ]; then
   step "JIKAN_OFFLINE=1: starting the Jikan replay on 127.0.0.1:$ANIME_DASHBOARD_REPLAY_PORT"
-  python -m anime_dashboard.jikan.replay --host 127.0.0.1 --port "$ANIME_DASHBOARD_REPLAY_PORT" \
-    >"$AIRFLOW_HOME/replay.log" 2>&1 &
-  REPLAY_PID=$!
-  for _ in $(seq 50); do
-    python - <<PY 2>/dev/null && break
-import socket; socket.create_connection(("127.0.0.1", $ANIME_DASHBOARD_REPLAY_PORT), 1).close()
-PY
-    sleep 0.2
+  serve "$AIRFLOW_HOME/replay.log" python -m anime_dashboard.jikan.replay --host 127.0.0.1 \
+    --port "$ANIME_DASHBOARD_REPLAY_PORT"
+  REPLAY_PID=$LAST_PID
+  for _ in $(seq 100); do
+    grep -q "serving" "$AIRFLOW_HOME/replay.log" 2>/dev/null && break
+    kill -0 "$REPLAY_PID" 2>/dev/null || { cat "$AIRFLOW_HOME/replay.log"; echo "FAILED: the replay did not start"; exit 1; }
+    sleep 0.1
   done
-else
-  echo "Jikan: https://api.jikan.moe/v4 (set JIKAN_OFFLINE=1 to use the bundled replay instead)"
-fi
-
-TODAY="$(date -u +%Y-%m-%d)"
-for DAG_ID in $(anime-dashboard dag-ids); do
-  step "airflow dags test $DAG_ID $TODAY"
-  airflow dags test "$DAG_ID" "$TODAY" >"$AIRFLOW_HOME/dags-test-$DAG_ID.log" 2>&1 \
-    || { tail -n 60 "$AIRFLOW_HOME/dags-test-$DAG_ID.log"; echo "FAILED: $DAG_ID (log: $AIRFLOW_HOME/dags-test-$DAG_ID.log)"; exit 1; }
-  grep -E "DagRun Finished" "$AIRFLOW_HOME/dags-test-$DAG_ID.log" | sed -E 's/.*(dag_id=[^,]*).*(state=[a-z_]*).*/\1 \2/' || true
-done
-
-SEED_DAYS="${ANIME_DASHBOARD_SEED_HISTORY_DAYS:-60}"
-if [ "$JIKAN_OFFLINE" = "1" ] && [ "$SEED_DAYS" -gt 0 ]; then
-  step "JIKAN_OFFLINE=1: seeding $SEED_DAYS days of synthetic history before today (labelled is_synthetic)"
-  anime-dashboard history --days "$SEED_DAYS"
+  run anime-dashboard check --jikan
+  SEED_DAYS="${ANIME_DASHBOARD_SEED_HISTORY_DAYS:-60}"
+  if [ "$SEED_DAYS" -gt 0 ]; then
+    step "JIKAN_OFFLINE=1: seeding $SEED_DAYS days of synthetic history before today (labelled is_synthetic)"
+    run anime-dashboard history --days "$SEED_DAYS"
+  fi
 fi
 
 step "Superset: metadata DB, admin user, roles (anime-dashboard superset-bootstrap)"
 mkdir -p "$ANIME_DASHBOARD_SUPERSET_HOME"
-anime-dashboard superset-bootstrap
+run anime-dashboard superset-bootstrap
 step "Serving Superset on http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT (log: $ANIME_DASHBOARD_SUPERSET_HOME/gunicorn.log)"
-setsid anime-dashboard superset-serve >"$ANIME_DASHBOARD_SUPERSET_HOME/gunicorn.log" 2>&1 &
-SUPERSET_PID=$!
+serve "$ANIME_DASHBOARD_SUPERSET_HOME/gunicorn.log" anime-dashboard superset-serve
+SUPERSET_PID=$LAST_PID
 for _ in $(seq 240); do
   curl -fs "http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/health" >/dev/null 2>&1 && break
   kill -0 "$SUPERSET_PID" 2>/dev/null || { tail -n 40 "$ANIME_DASHBOARD_SUPERSET_HOME/gunicorn.log"; echo "FAILED: Superset did not start"; exit 1; }
   sleep 0.5
 done
 step "Importing the dashboards (superset/assets) into Superset (anime-dashboard superset-import)"
-anime-dashboard superset-import
+run anime-dashboard superset-import
 
-step "airflow dags test analytics_refresh (refreshes the materialized views, then Superset's caches)"
-airflow dags test analytics_refresh >"$AIRFLOW_HOME/dags-test-analytics_refresh.log" 2>&1 \
-  || { tail -n 60 "$AIRFLOW_HOME/dags-test-analytics_refresh.log"; echo "FAILED: analytics_refresh"; exit 1; }
+step "Starting Airflow: scheduler, dag-processor, triggerer, api-server (airflow standalone; log: $AIRFLOW_HOME/standalone.log)"
+serve "$AIRFLOW_HOME/standalone.log" airflow standalone
+AIRFLOW_PID=$LAST_PID
+step "Today's snapshots through the scheduler: unpausing the DAGs, then their runs and analytics_refresh"
+run anime-dashboard daily-run || { echo "FAILED: a DAG run failed (above; logs in the Airflow UI and $AIRFLOW_HOME/logs)"; exit 1; }
 
 step "Rows per snapshot type"
-anime-dashboard summary
-
-step "Unpausing the snapshot DAGs (daily schedule) and analytics_refresh (on their Assets)"
-airflow dags reserialize >/dev/null 2>&1
-for DAG_ID in $(anime-dashboard dag-ids) analytics_refresh; do
-  airflow dags unpause "$DAG_ID" >/dev/null; echo "unpaused $DAG_ID"
-done
+run anime-dashboard summary
 
 step "Dashboards: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/dashboard/list/ (user $ANIME_DASHBOARD_SUPERSET_ADMIN_USER, password in .env)"
-step "Serving Airflow on http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (Ctrl-C stops it and Superset)"
-echo "Log in as ${ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:-admin} with ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD from $ROOT/.env."
-setsid airflow standalone &
-AIRFLOW_PID=$!
-wait "$AIRFLOW_PID"
+step "Airflow: http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (the DAGs run daily from now on; Ctrl-C stops Airflow and Superset)"
+echo "Log in as ${ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:-admin} with ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD from $ANIME_DASHBOARD_ENV_FILE."
+echo "make run: ready"
+wait "$AIRFLOW_PID" || true

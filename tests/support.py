@@ -59,22 +59,26 @@ def _admin():
 
 def create_database(prefix: str) -> str:
     name = f"{prefix}_{RUN_TOKEN}_{uuid.uuid4().hex[:6]}"
-    conn = _admin()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
+    _admin_statement(f'CREATE DATABASE "{name}"')
     return name
 
 
-def drop_database(name: str) -> None:
+def _admin_statement(sql: str) -> None:
     conn = _admin()
     try:
         with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(sql)
     finally:
         conn.close()
+
+
+def drop_database(name: str) -> None:
+    _admin_statement(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_role(name: str) -> None:
+    """A login role of the test server gone (roles are cluster-wide: drop the databases it has grants in first)."""
+    _admin_statement(f'DROP ROLE IF EXISTS "{name}"')
 
 
 def pg_uri(dbname: str) -> str:
@@ -143,20 +147,11 @@ def trigger_dag_runs(url: str, user: str, password: str, dag_ids: list[str]) -> 
     each (a CLI start-up is about 3 CPU-seconds here)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import requests
+    from anime_dashboard.airflow_api import AirflowApi
 
-    auth = requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
-    assert auth.status_code in (200, 201), f"no API token for {user}: {auth.status_code} {auth.text[:500]}"
-    headers = {"Authorization": f"Bearer {auth.json()['access_token']}"}
-
-    def trigger(dag_id: str) -> dict:
-        r = requests.post(f"{url}/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None}, headers=headers,
-                          timeout=60)
-        assert r.status_code in (200, 201), f"trigger of {dag_id} refused: {r.status_code} {r.text[:1000]}"
-        return r.json()
-
+    api = AirflowApi(url, user, password, timeout=60)
     with ThreadPoolExecutor(len(dag_ids)) as pool:
-        return list(pool.map(trigger, dag_ids))
+        return list(pool.map(api.trigger, dag_ids))
 
 
 def query_db(dbname: str, sql: str, params=None) -> list[tuple]:
@@ -171,7 +166,8 @@ def query_db(dbname: str, sql: str, params=None) -> list[tuple]:
 
 
 WAREHOUSE_TABLES = ("raw.extract_batches, raw.jikan_pages, core.anime_snapshots, core.staged_records, core.rejects, "
-                    "core.run_metrics, core.snapshots, core.titles, core.title_tags, core.list_definitions")
+                    "core.run_metrics, core.snapshots, core.titles, core.title_tags, core.list_definitions, "
+                    "core.market_daily, core.list_changes")
 
 
 def empty_warehouse(conn) -> None:

@@ -1,20 +1,19 @@
 """The ``analytics`` schema: what analysts, BI tools and Superset read (and nothing else of the warehouse).
 
-Its definitions live in ``sql/analytics/NNN_name.sql`` (views, materialized views, their indexes and
-``COMMENT ON`` for every view and column). Unlike the numbered migrations they are *repeatable*: when the
+Its definitions live in ``sql/analytics/NNN_name.sql`` (views and ``COMMENT ON`` for every view and
+column). Unlike the numbered migrations they are *repeatable*: when the
 files change, :func:`apply_analytics` rebuilds the whole schema from them in one transaction (readers see
 the old definitions or the new ones), and records the checksum. Grants to the analyst role are
 re-applied by setup after it.
 
-:func:`refresh_materialized_views` refreshes every materialized view in the schema, ``CONCURRENTLY``
-so readers are never blocked (the ``analytics_refresh`` DAG runs it when new snapshots land).
+Nothing in it needs a refresh: its views read the warehouse, the history ones the tables each load keeps
+(``core.market_daily``, ``core.list_changes``; migration 008).
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
-import time
 from pathlib import Path
 
 from anime_dashboard.warehouse.db import query, sql_dir
@@ -66,28 +65,3 @@ def apply_analytics(conn, directory: Path | None = None, *, force: bool = False)
         cur.execute(query("record_analytics_checksum"), {"checksum": checksum,
                                                          "files": [p.name for p in files]})
     return True
-
-
-def refresh_materialized_views(conn, *, concurrently: bool = True) -> dict[str, float]:
-    """REFRESH every materialized view of the schema; seconds for each.
-
-    CONCURRENTLY (the default, when the view is populated) never blocks readers but diffs against the
-    old contents; ``concurrently=False`` is faster after a bulk load nobody is reading yet."""
-    from psycopg2 import sql
-
-    timings: dict[str, float] = {}
-    autocommit = conn.autocommit
-    conn.autocommit = True  # CONCURRENTLY cannot run inside a transaction block; each refresh commits
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query("select_materialized_views"), {"schema": SCHEMA})
-            for name, populated in cur.fetchall():
-                started = time.perf_counter()
-                statement = ("REFRESH MATERIALIZED VIEW CONCURRENTLY {}" if populated and concurrently
-                             else "REFRESH MATERIALIZED VIEW {}")
-                cur.execute(sql.SQL(statement).format(sql.Identifier(SCHEMA, name)))
-                timings[name] = round(time.perf_counter() - started, 3)
-                log.info("refreshed %s.%s in %.2f s", SCHEMA, name, timings[name])
-    finally:
-        conn.autocommit = autocommit
-    return timings

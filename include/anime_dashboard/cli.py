@@ -1,11 +1,13 @@
 """``anime-dashboard``: the setup steps the README's main job runs (and the tests reuse).
 
-    anime-dashboard check            prerequisites reachable? (Python, PostgreSQL, Redis) - says what to start
+    anime-dashboard check [--jikan]  prerequisites reachable? (Python, PostgreSQL, Redis; --jikan: one request
+                                     to the configured Jikan) - says what to start or set
+    anime-dashboard daily-run        the four snapshot DAGs through the running scheduler, with progress, then
+                                     the analytics_refresh run they trigger (anime_dashboard.daily_run)
     anime-dashboard setup            warehouse database + migrations + analytics views, the read-only
                                      analyst role, Airflow pool ``jikan_api`` (1 slot)
     anime-dashboard summary          rows per snapshot type and date, and the last run's metrics
     anime-dashboard dag-ids          the snapshot DAG ids, one a line (for scripts)
-    anime-dashboard refresh          refresh the materialized analytics views now
     anime-dashboard history ...      write synthetic history (see ``anime-dashboard history --help``)
     anime-dashboard data-dictionary  the analytics data dictionary as Markdown (docs/data_dictionary.md)
     anime-dashboard airflow-admin    the Airflow UI's admin password (ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD)
@@ -202,18 +204,33 @@ def main(argv: list[str] | None = None) -> int:
         return history.main(argv[1:])
     parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "setup", "airflow-admin", "summary", "dag-ids", "refresh", "history",
+    parser.add_argument("command", choices=["check", "setup", "airflow-admin", "summary", "dag-ids", "history",
+                                            "daily-run",
                                             "data-dictionary", "superset-bootstrap", "superset-serve", "superset-worker",
                                             "superset-import", "superset-refresh-cache"])
+    parser.add_argument("--jikan", action="store_true",
+                        help="check: also one request to the configured Jikan (jikan_default)")
     args = parser.parse_args(argv)
     try:
         if args.command == "check":
             problems = check_prerequisites()
+            if args.jikan and not problems:
+                from anime_dashboard.jikan.preflight import check_jikan
+
+                problem, seen = check_jikan()
+                if problem:
+                    problems.append(problem)
+                else:
+                    print(seen)
             for p in problems:
                 print(f"MISSING: {p}", file=sys.stderr)
             if not problems:
-                print("prerequisites OK: Python, PostgreSQL, Redis")
+                print("prerequisites OK: Python, PostgreSQL, Redis" + (", Jikan" if args.jikan else ""))
             return 1 if problems else 0
+        if args.command == "daily-run":
+            from anime_dashboard.daily_run import main as daily_run
+
+            return daily_run()
         if args.command == "setup":
             setup()
         elif args.command == "airflow-admin":
@@ -226,12 +243,6 @@ def main(argv: list[str] | None = None) -> int:
             log.info("Airflow admin password written to %s (from the environment)", path)
         elif args.command == "summary":
             print(summary())
-        elif args.command == "refresh":
-            from anime_dashboard.analytics import refresh_materialized_views
-
-            with connect() as conn:
-                for name, seconds in refresh_materialized_views(conn).items():
-                    print(f"refreshed analytics.{name} in {seconds:.2f} s")
         elif args.command == "data-dictionary":
             from anime_dashboard.data_dictionary import read_views, render_markdown
 

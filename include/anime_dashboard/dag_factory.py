@@ -59,6 +59,14 @@ def snapshot_asset(snapshot: SnapshotType) -> Asset:
                  group="anime_snapshots")
 
 
+def _push_progress(progress: dict) -> None:
+    """The extract's progress as the XCom ``progress`` (pages fetched, of how many, records): the Airflow UI
+    shows it while the task runs, and the main job reads it through the REST API."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["ti"].xcom_push(key="progress", value=progress)
+
+
 def _snapshot_date(dag_run):
     """The run's snapshot date (see pipeline.snapshot_date_for): extract and the failure callback agree."""
     from anime_dashboard import pipeline
@@ -120,7 +128,7 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
             try:
                 with connect() as conn:
                     return pipeline.extract(snapshot, conn=conn, dag_id=dag_id, run_id=run_id,
-                                            snapshot_date=snapshot_date)
+                                            snapshot_date=snapshot_date, on_page=_push_progress)
             except pipeline.StaleSnapshotDate as exc:  # backfill / cleared old run: Jikan has no history
                 from anime_dashboard.run_outcomes import record_outcome
 
@@ -176,7 +184,7 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
 
 
 def build_analytics_refresh_dag(doc_md: str = ""):
-    """analytics_refresh: when any snapshot type publishes, refresh the materialized analytics views."""
+    """analytics_refresh: when any snapshot type publishes, refresh Superset's chart caches."""
 
     assets = [snapshot_asset(s) for s in SNAPSHOT_TYPES]
     schedule = assets[0]
@@ -185,7 +193,7 @@ def build_analytics_refresh_dag(doc_md: str = ""):
 
     @dag(
         dag_id="analytics_refresh",
-        description="Refresh the materialized analytics views when a new snapshot is published",
+        description="Refresh Superset's chart caches when a new snapshot is published",
         schedule=schedule,
         start_date=START_DATE,
         catchup=False,
@@ -195,15 +203,6 @@ def build_analytics_refresh_dag(doc_md: str = ""):
         doc_md=doc_md,
     )
     def analytics_refresh():
-        @task
-        def refresh_materialized_views() -> dict:
-            """REFRESH MATERIALIZED VIEW CONCURRENTLY for each one in analytics (readers never blocked)."""
-            from anime_dashboard.analytics import refresh_materialized_views as refresh
-            from anime_dashboard.warehouse.db import connect
-
-            with connect() as conn:
-                return refresh(conn)
-
         @task
         def refresh_superset_cache() -> dict:
             """Invalidate the warehouse datasets' chart caches in Superset and warm every chart again."""
@@ -219,6 +218,6 @@ def build_analytics_refresh_dag(doc_md: str = ""):
                     "instead (make run sets AIRFLOW_CONN_SUPERSET)")
             return refresh_caches(client)
 
-        refresh_materialized_views() >> refresh_superset_cache()
+        refresh_superset_cache()
 
     return analytics_refresh()

@@ -67,7 +67,7 @@ synthetic day and the first real one differ by about one day's drift:
 
 All of it runs in one transaction (the drift and the lists in Postgres, ``sql/history/*.sql``; the list
 changes, planned in Python by ``anime_dashboard.history_plan``, are small), followed by the snapshot
-catalog, ``core.refresh_titles(NULL)`` and a refresh of the materialized analytics views.
+catalog (whose triggers keep the history rows of the days written), then ``core.refresh_titles(NULL)``.
 
 Command line::
 
@@ -244,8 +244,6 @@ def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, i
     from psycopg2 import sql
     from psycopg2.extras import Json
 
-    from anime_dashboard.analytics import refresh_materialized_views
-
     started = time.perf_counter()
     if days < 1:
         raise ValueError("days must be at least 1")
@@ -344,7 +342,6 @@ def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, i
     finally:
         if autocommit:
             conn.autocommit = True
-    views = refresh_materialized_views(conn, concurrently=False)  # after a bulk load: faster
     sizes = {}
     for (name, _), a in sorted(anchors.items()):
         sizes.setdefault(name, (list_sizes or {}).get(name, len(a.listed)))
@@ -361,7 +358,6 @@ def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, i
         "snapshots_written": len(plan.targets),
         "snapshots_skipped": len(skipped),
         "skipped": [f"{t} {d}" for t, d in sorted(skipped, key=lambda x: (x[1], x[0]))],
-        "views_refreshed": sorted(views),
         "seconds_generate": round(generated, 3),
         "seconds_titles": round(titles_refreshed - generated, 3),
         "seconds": round(time.perf_counter() - started, 3),

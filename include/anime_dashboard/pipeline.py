@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta, timezone
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -58,11 +58,21 @@ def ensure_current(snapshot_date: date, today: date | None = None) -> None:
 
 
 def extract(snapshot: SnapshotType, *, conn, dag_id: str, run_id: str, snapshot_date: date,
-            client: JikanClient | None = None) -> dict[str, Any]:
+            client: JikanClient | None = None,
+            on_page: Callable[[dict[str, int]], None] | None = None) -> dict[str, Any]:
+    """Fetch the snapshot's pages and land them as one batch. ``on_page`` gets the progress after each
+    page: pages fetched, the pages there are (Jikan's last page, within the cap) and records so far."""
     ensure_current(snapshot_date)
     client = client or JikanClient()
     started = datetime.now(timezone.utc)
-    pages = list(client.iter_anime_pages(snapshot.params, snapshot.max_pages))
+    pages, records = [], 0
+    for page in client.iter_anime_pages(snapshot.params, snapshot.max_pages):
+        pages.append(page)
+        records += len(page.data) if isinstance(page.data, list) else 0
+        if on_page is not None:  # Jikan's last page is a hint only (it has been wrong): shown, not trusted
+            last = (page.body.get("pagination") or {}).get("last_visible_page")
+            of = min(snapshot.max_pages, last) if isinstance(last, int) and last > 0 else snapshot.max_pages
+            on_page({"pages": len(pages), "of": max(of, len(pages)), "records": records})
     batch_id, received = land_batch(
         conn, dag_id=dag_id, run_id=run_id, snapshot_type=snapshot.name, snapshot_date=snapshot_date,
         params=snapshot.params, max_pages=snapshot.max_pages, pages=pages, stats=client.stats, started_at=started,

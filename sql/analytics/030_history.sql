@@ -1,6 +1,6 @@
 -- History, the reason snapshots exist: per title and day, the market per day, movers, list entries/exits.
--- market_daily and list_changes scan all history, so they are materialized (refreshed CONCURRENTLY by the
--- analytics_refresh DAG when new snapshots land); the others read by index.
+-- market_daily and list_changes read tables that each load keeps for the snapshots it writes
+-- (core.upkeep_history, migration 008); the others read by index.
 
 CREATE VIEW analytics.title_history AS
 SELECT s.snapshot_type,
@@ -35,26 +35,11 @@ COMMENT ON COLUMN analytics.title_history.scored_by IS 'Users who had scored it 
 COMMENT ON COLUMN analytics.title_history.is_synthetic IS 'True when the row is synthetic history (history generator), not fetched from Jikan.';
 COMMENT ON COLUMN analytics.title_history.definition_version IS 'Version of the list definition that day''s snapshot was fetched with (see analytics.snapshot_catalog); list positions of two versions are not comparable.';
 
-CREATE MATERIALIZED VIEW analytics.market_daily AS
-SELECT s.snapshot_type,
-       s.snapshot_date,
-       count(*)::integer AS titles,
-       count(s.score)::integer AS scored_titles,
-       round(avg(s.score), 3) AS avg_score,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.score)::numeric(5, 3) AS median_score,
-       max(s.score) AS max_score,
-       sum(s.members)::bigint AS total_members,
-       round(avg(s.members))::bigint AS avg_members,
-       sum(s.favorites)::bigint AS total_favorites,
-       bool_and(s.synthetic) AS is_synthetic,
-       d.version AS definition_version,
-       s.snapshot_type || ' v' || d.version AS list_version
-FROM core.anime_snapshots s
-JOIN core.snapshots c USING (snapshot_type, snapshot_date)
-JOIN core.list_definitions d ON d.definition_id = c.definition_id
-GROUP BY s.snapshot_type, s.snapshot_date, d.version;
-CREATE UNIQUE INDEX market_daily_key ON analytics.market_daily (snapshot_type, snapshot_date);
-COMMENT ON MATERIALIZED VIEW analytics.market_daily IS 'One row per snapshot type and day: the list as a whole (size, scores, members), with the definition it was fetched with (chart per list_version to compare days). Materialized; refreshed after each load.';
+CREATE VIEW analytics.market_daily AS
+SELECT snapshot_type, snapshot_date, titles, scored_titles, avg_score, median_score, max_score, total_members,
+       avg_members, total_favorites, is_synthetic, definition_version, list_version
+FROM core.market_daily;
+COMMENT ON VIEW analytics.market_daily IS 'One row per snapshot type and day: the list as a whole (size, scores, members), with the definition it was fetched with (chart per list_version to compare days). Kept by each load, in its transaction.';
 COMMENT ON COLUMN analytics.market_daily.snapshot_type IS 'Which list: top, airing, upcoming or movies.';
 COMMENT ON COLUMN analytics.market_daily.snapshot_date IS 'The day (UTC) of the snapshot.';
 COMMENT ON COLUMN analytics.market_daily.titles IS 'Titles in the list that day.';
@@ -151,29 +136,11 @@ COMMENT ON COLUMN analytics.movers.score_change_30d IS 'Score change since month
 COMMENT ON COLUMN analytics.movers.members_change_30d IS 'Members gained since month_ago_date.';
 COMMENT ON COLUMN analytics.movers.is_synthetic IS 'True when the newest row is synthetic history, not fetched from Jikan.';
 
-CREATE MATERIALIZED VIEW analytics.list_changes AS
-WITH snaps AS (  -- each snapshot and the one before it, when both have the same list definition
-    SELECT snapshot_type, snapshot_date, previous_snapshot_date AS previous_date
-    FROM analytics.snapshot_catalog
-    WHERE previous_snapshot_date IS NOT NULL)
-SELECT n.snapshot_type, n.snapshot_date, n.previous_date AS previous_snapshot_date, 'entered'::text AS change,
-       cur.mal_id, cur.title, cur.list_position, cur.score, cur.members, cur.synthetic AS is_synthetic
-FROM snaps n
-JOIN core.anime_snapshots cur ON cur.snapshot_type = n.snapshot_type AND cur.snapshot_date = n.snapshot_date
-WHERE NOT EXISTS (SELECT 1 FROM core.anime_snapshots p
-                  WHERE p.snapshot_type = n.snapshot_type AND p.snapshot_date = n.previous_date
-                    AND p.mal_id = cur.mal_id)
-UNION ALL
-SELECT n.snapshot_type, n.snapshot_date, n.previous_date, 'left'::text,
-       p.mal_id, p.title, p.list_position, p.score, p.members, p.synthetic
-FROM snaps n
-JOIN core.anime_snapshots p ON p.snapshot_type = n.snapshot_type AND p.snapshot_date = n.previous_date
-WHERE NOT EXISTS (SELECT 1 FROM core.anime_snapshots c
-                  WHERE c.snapshot_type = n.snapshot_type AND c.snapshot_date = n.snapshot_date
-                    AND c.mal_id = p.mal_id);
-CREATE UNIQUE INDEX list_changes_key ON analytics.list_changes (snapshot_type, snapshot_date, mal_id);
-CREATE INDEX list_changes_date ON analytics.list_changes (snapshot_date);
-COMMENT ON MATERIALIZED VIEW analytics.list_changes IS 'Titles entering and leaving each list: one row per title that is in a snapshot but not in the previous one of its type (entered), or the other way round (left), when both snapshots have the same list definition (the first snapshot of a new definition has no rows). Materialized; refreshed after each load.';
+CREATE VIEW analytics.list_changes AS
+SELECT snapshot_type, snapshot_date, previous_snapshot_date, change, mal_id, title, list_position, score, members,
+       is_synthetic
+FROM core.list_changes;
+COMMENT ON VIEW analytics.list_changes IS 'Titles entering and leaving each list: one row per title that is in a snapshot but not in the previous one of its type (entered), or the other way round (left), when both snapshots have the same list definition (the first snapshot of a new definition has no rows). Kept by each load, in its transaction.';
 COMMENT ON COLUMN analytics.list_changes.snapshot_type IS 'Which list: top, airing, upcoming or movies.';
 COMMENT ON COLUMN analytics.list_changes.snapshot_date IS 'The snapshot in which the title entered, or the first one it was missing from.';
 COMMENT ON COLUMN analytics.list_changes.previous_snapshot_date IS 'The snapshot of the same type just before snapshot_date (same list definition).';

@@ -1,7 +1,7 @@
 -- core.snapshots for every snapshot written, in one statement: what core.refresh_snapshot(type, date)
 -- computes for each (a target left without rows loses its catalog row), with loaded_at taken from the
 -- rows (the snapshot date) so that reruns leave identical catalog rows, and the definition of the real
--- snapshot the days were built from.
+-- snapshot the days were built from. Its triggers keep the history rows of those days (core.upkeep_history).
 DELETE FROM core.snapshots c
 USING history_targets t
 WHERE c.snapshot_type = t.snapshot_type AND c.snapshot_date = t.snapshot_date
@@ -18,3 +18,4 @@ GROUP BY s.snapshot_type, s.snapshot_date, t.definition_id
 ON CONFLICT (snapshot_type, snapshot_date) DO UPDATE SET
     titles = EXCLUDED.titles, synthetic = EXCLUDED.synthetic, batch_id = EXCLUDED.batch_id,
     run_id = EXCLUDED.run_id, loaded_at = EXCLUDED.loaded_at, definition_id = EXCLUDED.definition_id;
+

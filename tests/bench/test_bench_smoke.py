@@ -23,3 +23,13 @@ def test_the_dashboard_query_benchmark_runs_every_query_at_smoke_size(warehouse_
     for name in names:
         assert f"| `{name}` |" in out.stdout, name
     assert "EXPLAIN (ANALYZE, BUFFERS)" in out.stdout and "Execution Time" in out.stdout
+
+
+def test_the_daily_cost_benchmark_loads_new_days_on_each_history_size_at_smoke_size(warehouse_db):
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "daily_cost.py"), "--smoke"], env=os.environ.copy(),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = re.findall(r"^\| (\d+) days \| ([\d,]+) \| \*\*([\d.]+) s\*\* \|", out.stdout, flags=re.M)
+    assert [r[0] for r in rows] == ["5", "10"], out.stdout
+    assert all(float(r[2]) > 0 for r in rows)
+    assert "for one new day (goal <= 1.2" in out.stdout

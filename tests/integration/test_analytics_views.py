@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import psycopg2
 import pytest
 
-from anime_dashboard.analytics import AnalyticsError, apply_analytics, refresh_materialized_views
+from anime_dashboard.analytics import AnalyticsError, apply_analytics
 from anime_dashboard.data_dictionary import read_views, render_markdown, undocumented
 from pipeline_runs import TODAY, load
 from support import PG, ROOT, empty_warehouse, paced_replay
@@ -76,7 +76,6 @@ def market(warehouse_db):
     copy_top_snapshot(conn, D7, members_less=7000)
     copy_top_snapshot(conn, D31, members_less=31000)
     execute(conn, "SELECT core.refresh_titles(NULL)")
-    refresh_materialized_views(conn)
     yield conn
     conn.close()
 
@@ -98,7 +97,7 @@ def test_the_committed_data_dictionary_matches_the_views(market):
 def test_the_analytics_schema_holds_views_only(market):
     kinds = fetch(market, "SELECT c.relkind, count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                           "WHERE n.nspname = 'analytics' GROUP BY 1")
-    assert set(dict(kinds)) <= {"v", "m", "i"}  # views, materialized views and their indexes
+    assert set(dict(kinds)) == {"v"}  # nothing to refresh: the history views read tables the loads keep
 
 
 def test_every_view_answers_on_the_loaded_warehouse(market):
@@ -278,30 +277,27 @@ def test_title_history_follows_one_title_across_days(market):
 
 # --- refresh and rebuild -------------------------------------------------------------------------------
 
-def test_materialized_views_change_only_on_refresh_and_refresh_never_blocks_readers(market, warehouse_db):
-    day = TODAY - timedelta(days=2)
-    copy_top_snapshot(market, day, members_less=2000)
-    try:
-        assert fetch(market, "SELECT count(*) FROM analytics.market_daily WHERE snapshot_date = %s", (day,)) == [(0,)]
-        reader = psycopg2.connect(dbname=warehouse_db, **PG)
-        try:  # a reader in the middle of a transaction on both materialized views
-            fetch(reader, "SELECT count(*) FROM analytics.market_daily")
-            fetch(reader, "SELECT count(*) FROM analytics.list_changes")
-            refresher = psycopg2.connect(dbname=warehouse_db, **PG, options="-c lock_timeout=3000")
-            try:
-                timings = refresh_materialized_views(refresher)
-            finally:
-                refresher.close()
-            assert set(timings) == {"market_daily", "list_changes"}
-            reader.rollback()
-        finally:
-            reader.close()
+def test_history_views_change_with_the_load_that_writes_a_snapshot_and_never_block_readers(market, warehouse_db):
+    day = TODAY - timedelta(days=2)  # between D7 and D1: D1 is compared with it from now on
+    reader = psycopg2.connect(dbname=warehouse_db, **PG)
+    writer = psycopg2.connect(dbname=warehouse_db, **PG, options="-c lock_timeout=3000")
+    try:  # a reader in the middle of a transaction on both history views
+        fetch(reader, "SELECT count(*) FROM analytics.market_daily")
+        fetch(reader, "SELECT count(*) FROM analytics.list_changes")
+        copy_top_snapshot(writer, day, members_less=2000)  # its commit keeps the history: no refresh
+        reader.rollback()
         assert fetch(market, "SELECT titles FROM analytics.market_daily WHERE snapshot_type = 'top' "
                              "AND snapshot_date = %s", (day,)) == [(TOP,)]
+        assert {p for (p,) in fetch(market, "SELECT DISTINCT previous_snapshot_date FROM analytics.list_changes "
+                                            "WHERE snapshot_date = %s", (D1,))} == {day}
     finally:
-        execute(market, "DELETE FROM core.anime_snapshots WHERE snapshot_date = %s", (day,))
-        execute(market, "SELECT core.refresh_snapshot('top', %s)", (day,))
-        refresh_materialized_views(market)
+        execute(writer, "DELETE FROM core.anime_snapshots WHERE snapshot_date = %s", (day,))
+        execute(writer, "SELECT core.refresh_snapshot('top', %s)", (day,))
+        reader.close()
+        writer.close()
+    assert fetch(market, "SELECT count(*) FROM analytics.market_daily WHERE snapshot_date = %s", (day,)) == [(0,)]
+    assert {p for (p,) in fetch(market, "SELECT DISTINCT previous_snapshot_date FROM analytics.list_changes "
+                                        "WHERE snapshot_date = %s", (D1,))} == {D7}
 
 
 def test_analytics_definitions_rebuild_only_when_changed_and_a_broken_one_changes_nothing(market, tmp_path):

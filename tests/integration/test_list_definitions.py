@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from anime_dashboard import pipeline
-from anime_dashboard.analytics import apply_analytics, refresh_materialized_views
+from anime_dashboard.analytics import apply_analytics
 from anime_dashboard.history import generate_history, load_corpus
 from anime_dashboard.snapshots import BY_NAME
 from anime_dashboard.warehouse.migrations import apply_migrations
@@ -72,7 +72,6 @@ def upgraded(warehouse, replay):
     load(warehouse, SEED_AIRING, YESTERDAY, "seed")
     generate_history(warehouse, end_date=YESTERDAY - timedelta(days=1), days=10)
     load(warehouse, BY_NAME["airing"], TODAY, "now")
-    refresh_materialized_views(warehouse)
     return warehouse
 
 
@@ -106,7 +105,6 @@ def test_a_week_ago_comparison_stays_within_the_definition(warehouse, replay):
     airing = BY_NAME["airing"]
     load(warehouse, airing, TODAY, "now")
     generate_history(warehouse, end_date=YESTERDAY, days=40)  # the current definition, 40 days back
-    refresh_materialized_views(warehouse)
     (week, month, changed), = fetch(warehouse, "SELECT DISTINCT week_ago_date, month_ago_date, "
                                                "members_change_30d IS NOT NULL FROM analytics.movers "
                                                "WHERE snapshot_type = 'airing' AND position_change_30d IS NOT NULL")
@@ -120,7 +118,7 @@ def test_a_week_ago_comparison_stays_within_the_definition(warehouse, replay):
                             "WHERE snapshot_type = 'airing'") == [(TODAY - timedelta(days=7), None, None)]
 
 
-def test_a_deployment_upgraded_past_007_keeps_its_snapshots_with_the_seeds_definitions(tmp_path):
+def test_a_deployment_upgraded_past_007_and_008_keeps_its_snapshots_with_the_seeds_definitions_and_their_history(tmp_path):
     """Migration 007 on a warehouse the previous release filled: real batches (the seed's queries, caps not
     recorded) and synthetic history (no batch) get the definitions they were fetched with."""
     before = migrations_before(tmp_path, "007")
@@ -150,7 +148,7 @@ def test_a_deployment_upgraded_past_007_keeps_its_snapshots_with_the_seeds_defin
                 cur.execute("SELECT core.refresh_snapshot('upcoming', %s)", (day,))
         stored = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY 1, 2, 3")
 
-        assert apply_migrations(conn) == ["007_list_definitions.sql"]
+        assert apply_migrations(conn) == ["007_list_definitions.sql", "008_history_upkeep.sql"]
         assert fetch(conn, "SELECT snapshot_type, version, query, max_pages FROM core.list_definitions "
                            "ORDER BY 1") == [
             ("airing", 1, seed["airing"], 4), ("top", 1, seed["top"], 8),
@@ -161,6 +159,11 @@ def test_a_deployment_upgraded_past_007_keeps_its_snapshots_with_the_seeds_defin
                            "FROM core.snapshots c JOIN core.list_definitions d USING (snapshot_type) "
                            "GROUP BY 1 ORDER BY 1") == [("airing", 2, True), ("top", 2, True), ("upcoming", 2, True)]
         assert fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY 1, 2, 3") == stored
+        # 008 filled the history tables from what was stored (two days of top and airing: one comparison each)
+        assert fetch(conn, "SELECT snapshot_type, count(*) FROM core.market_daily GROUP BY 1 ORDER BY 1") == [
+            ("airing", 2), ("top", 2), ("upcoming", 2)]
+        assert fetch(conn, "SELECT * FROM core.list_changes ORDER BY 1, 2, 5") == fetch(
+            conn, "SELECT * FROM core.list_changes_computed ORDER BY 1, 2, 5")
 
         # the first load after the upgrade: the current definition is version 2, compared with nothing
         apply_analytics(conn)
@@ -170,7 +173,6 @@ def test_a_deployment_upgraded_past_007_keeps_its_snapshots_with_the_seeds_defin
                 {"conn_type": "http", "host": replay.host, "port": replay.port, "schema": "http"}))
             mp.setenv("ANIME_DASHBOARD_JIKAN_LIMITER_KEY", os.environ["ANIME_DASHBOARD_JIKAN_LIMITER_KEY"] + ":m7")
             load(conn, BY_NAME["airing"], TODAY, "new")
-        refresh_materialized_views(conn)
         assert [r[:2] for r in catalog(conn, "airing")] == [(YESTERDAY - timedelta(days=1), 1), (YESTERDAY, 1),
                                                               (TODAY, 2)]
         assert fetch(conn, "SELECT snapshot_date, count(*) FROM analytics.list_changes "

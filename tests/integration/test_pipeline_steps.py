@@ -36,6 +36,16 @@ def test_an_extract_that_gives_up_lands_nothing(warehouse, replay):
     assert count(warehouse, "raw.extract_batches") == 0 and count(warehouse, "raw.jikan_pages") == 0
 
 
+def test_the_extract_reports_its_progress_after_each_page(warehouse, replay):
+    seen = []
+    ref = pipeline.extract(BY_NAME["movies"], conn=warehouse, dag_id="d", run_id="r", snapshot_date=TODAY,
+                           client=fast_client(), on_page=seen.append)
+    pages = ref["pages"]
+    assert [p["pages"] for p in seen] == list(range(1, pages + 1))
+    assert all(p["of"] == pages for p in seen)  # Jikan's last page, within the cap of 8
+    assert seen[-1]["records"] == ref["received"] == MOVIES and seen[0]["records"] == 25
+
+
 def test_validate_and_upsert_rerun_without_calling_jikan_and_change_nothing(warehouse, replay):
     ref = pipeline.extract(BY_NAME["movies"], conn=warehouse, dag_id="d", run_id="r", snapshot_date=TODAY,
                            client=fast_client())

@@ -9,7 +9,7 @@ import sys
 import psycopg2
 import pytest
 
-from support import PG, RUN_TOKEN, drop_database, pg_uri
+from support import PG, RUN_TOKEN, drop_database, drop_role, pg_uri
 
 
 @pytest.fixture
@@ -21,11 +21,7 @@ def fresh_target(airflow_db):
                 "ANIME_DASHBOARD_ANALYST_PASSWORD": secrets.token_urlsafe(16)})
     yield name, role, env
     drop_database(name)
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP ROLE IF EXISTS "{role}"')
-    admin.close()
+    drop_role(role)
 
 
 def setup(env):

@@ -50,8 +50,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def bi_warehouse(warehouse_db, airflow_db):
     """The session's warehouse, emptied, then: real snapshots of all four types for yesterday (through the
-    replay) and HISTORY_DAYS of synthetic history before that, materialized views refreshed."""
-    from anime_dashboard.analytics import refresh_materialized_views
+    replay) and HISTORY_DAYS of synthetic history before that."""
     from anime_dashboard.history import generate_history
 
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
@@ -66,7 +65,6 @@ def bi_warehouse(warehouse_db, airflow_db):
         finally:
             os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"] = previous
     generate_history(conn, end_date=YESTERDAY - timedelta(days=1), days=HISTORY_DAYS)
-    refresh_materialized_views(conn)
     conn.commit()
     yield conn
     conn.close()

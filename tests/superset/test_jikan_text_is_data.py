@@ -52,11 +52,9 @@ def _load_top(conn, mutate=None) -> dict:
 
 
 def _refresh(conn, superset) -> None:
-    """What analytics_refresh does after a snapshot lands: materialized views, then Superset's caches."""
-    from anime_dashboard.analytics import refresh_materialized_views
+    """What analytics_refresh does after a snapshot lands: Superset's caches (the load kept the history)."""
     from anime_dashboard.dashboards.cache import refresh_caches
 
-    refresh_materialized_views(conn)
     conn.commit()
     refresh_caches(superset.client)
 

@@ -230,7 +230,7 @@ def test_after_a_new_snapshot_lands_and_the_refresh_runs_every_chart_shows_it_fr
     refresh = dags["analytics_refresh"].test()
     assert refresh.state == "success"
     ti_states = {ti.task_id: ti.state for ti in refresh.get_task_instances()}
-    assert ti_states == {"refresh_materialized_views": "success", "refresh_superset_cache": "success"}
+    assert ti_states == {"refresh_superset_cache": "success"}
 
     for chart, text, params, ordered in checks:
         result = superset.client.chart_data(chart["id"])  # no force

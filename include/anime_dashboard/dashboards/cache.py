@@ -1,6 +1,6 @@
 """Keep Superset's chart caches fresh after the analytics refresh, without giving up the Redis cache.
 
-After new snapshots land and the materialized views are refreshed, every chart-data cache key recorded
+After new snapshots land (each load keeps the history views in its transaction), every chart-data cache key recorded
 for the warehouse's datasets is invalidated (POST /api/v1/cachekey/invalidate; Superset records the keys
 because ``STORE_CACHE_KEYS_IN_METADATA_DB`` is on), then every chart is run again into the cache
 (PUT /api/v1/chart/warm_up_cache, with its dashboard's filters). The next dashboard view shows the new

@@ -1,7 +1,8 @@
 """The upsert of one staged batch into ``core.anime_snapshots``, atomically with what depends on it.
 
-In the same transaction: the snapshot catalog (``core.snapshots``), the titles it touches
-(``core.titles`` and the ``core.title_tags`` bridge, kept incrementally by ``core.upkeep_titles`` from the
+In the same transaction: the snapshot catalog (``core.snapshots``) and the history rows the snapshot
+decides (``core.market_daily``, ``core.list_changes``: the catalog's triggers call ``core.upkeep_history``),
+the titles it touches (``core.titles`` and the ``core.title_tags`` bridge, kept incrementally by ``core.upkeep_titles`` from the
 rows just written) and the run's metrics.
 """
 from __future__ import annotations

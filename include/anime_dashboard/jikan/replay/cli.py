@@ -10,11 +10,10 @@ import argparse
 import logging
 import signal
 import threading
-from typing import Any
-
 from .server import JikanReplay
 
 logger = logging.getLogger(__package__)  # one logger for the whole replay
+STOP_SECONDS = 5
 
 
 def _optional_int(text: str) -> int | None:
@@ -42,14 +41,15 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    stop_requested = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop_requested.set()
-
-    # Handle both explicitly: a shell starts background jobs with SIGINT
-    # ignored, and Ctrl-C should still stop the server cleanly.
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # No signal handler: SIGTERM and SIGINT are blocked in every thread (the server's threads inherit the
+    # mask) and the main thread takes them with sigwait, so a second signal, however close, is only one more
+    # pending signal (a handler calling Event.set() could deadlock when a second signal re-entered it).
+    # SIG_DFL first: a shell starts background jobs with SIGINT ignored, and an ignored signal is dropped,
+    # never pending; Ctrl-C should still stop the server cleanly.
+    stops = {signal.SIGTERM, signal.SIGINT}
+    for sig in stops:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     replay = JikanReplay(
         corpus_path=args.corpus,
         host=args.host,
@@ -58,16 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         rate_per_minute=args.rate_per_minute,
         latency=args.latency,
     )
-    replay.start()
-    print(f"Jikan replay serving {replay.base_url}", flush=True)
     try:
-        while not stop_requested.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        replay.start()
+        print(f"Jikan replay serving {replay.base_url}", flush=True)
+        signum = signal.sigwait(stops)
+        logger.info("%s: shutting down", signal.Signals(signum).name)
     finally:
-        logger.info("shutting down")
-        replay.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+        # stop in a thread, given STOP_SECONDS: whatever hangs there, the process ends (its threads are daemons)
+        stopper = threading.Thread(target=replay.stop, name="jikan-replay-stop", daemon=True)
+        stopper.start()
+        stopper.join(STOP_SECONDS)
+    return 0  # the signals stay blocked: a second one, pending, ends nothing but this process, as it exits

@@ -1,0 +1,68 @@
+"""A small client of the Airflow api-server's REST API (v2), as a user's script would use it.
+
+A token from ``POST /auth/token`` (SimpleAuthManager's users), then JSON requests; what the main job and
+the tests need: DAGs (pause state), DAG runs (trigger, list), task instances and XCom entries.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+
+class AirflowApiError(RuntimeError):
+    pass
+
+
+class AirflowApi:
+    def __init__(self, url: str, user: str, password: str, *, timeout: float = 30):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        r = self.session.post(f"{self.url}/auth/token", json={"username": user, "password": password},
+                              timeout=timeout)
+        if r.status_code not in (200, 201):
+            raise AirflowApiError(f"no API token for {user!r} from {self.url}: {r.status_code} {r.text[:300]}")
+        self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+
+    def request(self, method: str, path: str, *, ok=(200, 201), **kwargs) -> Any:
+        r = self.session.request(method, f"{self.url}/api/v2/{path}", timeout=self.timeout, **kwargs)
+        if r.status_code not in ok:
+            raise AirflowApiError(f"{method} /api/v2/{path}: {r.status_code} {r.text[:1000]}")
+        return r.json() if r.content else None
+
+    def dag(self, dag_id: str) -> dict | None:
+        """The DAG as the api-server knows it, or None before the dag-processor has parsed it."""
+        try:
+            return self.request("GET", f"dags/{dag_id}")
+        except AirflowApiError as exc:
+            if " 404 " in str(exc):
+                return None
+            raise
+
+    def unpause(self, dag_id: str) -> dict:
+        return self.request("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str) -> dict:
+        """A manual run now (no logical date: the run's date is when it runs)."""
+        return self.request("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None})
+
+    def runs(self, dag_id: str, limit: int = 20) -> list[dict]:
+        """The DAG's newest runs, newest first."""
+        return self.request("GET", f"dags/{dag_id}/dagRuns",
+                            params={"order_by": "-run_after", "limit": limit})["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.request("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")["task_instances"]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """An XCom value (JSON-serialisable ones as they were pushed), or None when there is none yet."""
+        try:
+            entry = self.request("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+                                        f"{task_id}/xcomEntries/{key}", params={"deserialize": "true"})
+        except AirflowApiError as exc:
+            if " 404 " in str(exc):
+                return None
+            raise
+        return entry.get("value")

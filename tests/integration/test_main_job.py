@@ -1,0 +1,197 @@
+"""The main job (`make run` is scripts/run.sh) as a user runs it: the production path through Airflow's
+scheduler with progress, clean stops on Ctrl-C and SIGTERM (each sent twice), a second run right after,
+and a Jikan out of reach said in seconds.
+
+Each run is a real scripts/run.sh in a process group of its own (as a terminal starts it), JIKAN_OFFLINE=1
+(the replay at Jikan's real limits), on a private Airflow home (SQLite, as `make run`), warehouse database,
+Superset home, ports, Redis keys and .env.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+import pytest
+
+from anime_dashboard.airflow_api import AirflowApi
+from anime_dashboard.snapshots import SNAPSHOT_TYPES
+from support import ROOT, RUN_TOKEN, drop_database, drop_role, free_port, pg_uri, query_db
+
+STOP_WITHIN = 10  # seconds from the signals to no process and no port left (run.sh allows each session 3 s)
+PORTS = ("AIRFLOW__API__PORT", "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", "ANIME_DASHBOARD_REPLAY_PORT", "ANIME_DASHBOARD_SUPERSET_PORT")
+SECRETS = ("ANIME_DASHBOARD_ANALYST_PASSWORD", "SUPERSET_SECRET_KEY", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD",
+           "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_CONN_SUPERSET", "AIRFLOW_CONN_JIKAN_DEFAULT")
+
+
+def main_job_env(tmp_path: Path, warehouse: str, **extra: str) -> dict[str, str]:
+    """What a user's shell would have, with everything private to this test; run.sh generates the secrets
+    into the test's own .env, as on a fresh clone."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW__", "ANIME_DASHBOARD_")) and k not in SECRETS and k != "AIRFLOW_HOME"}
+    env.update({
+        "ANIME_DASHBOARD_ENV_FILE": str(tmp_path / ".env"),
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "airflow" / "logs"),
+        "AIRFLOW_CONN_WAREHOUSE": pg_uri(warehouse),
+        "ANIME_DASHBOARD_ANALYST_USER": f"ad_run_analyst_{RUN_TOKEN}",
+        "ANIME_DASHBOARD_REDIS_URL": os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "ANIME_DASHBOARD_JIKAN_LIMITER_KEY": f"ad_test_{RUN_TOKEN}_{secrets.token_hex(4)}:starts",
+        "ANIME_DASHBOARD_SUPERSET_HOME": str(tmp_path / "superset"),
+        "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": f"ad_test_{RUN_TOKEN}_run",
+        "ANIME_DASHBOARD_SEED_HISTORY_DAYS": "3",
+        "JIKAN_OFFLINE": "1",
+        **{name: str(free_port()) for name in PORTS},
+        **extra,
+    })
+    return env
+
+
+class MainJob:
+    """scripts/run.sh in a new session (its own process group), output to a log."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.env, self.log = env, log
+        with open(log, "w") as out:
+            self.proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.text(), flags=re.M)
+            if found:
+                return found
+            if self.proc.poll() is not None:
+                pytest.fail(f"run.sh exited {self.proc.returncode} before /{pattern}/:\n{self.text()[-6000:]}")
+            time.sleep(0.5)
+        pytest.fail(f"no /{pattern}/ in {timeout:.0f} s:\n{self.text()[-6000:]}")
+
+    def tree(self) -> list[psutil.Process]:
+        root = psutil.Process(self.proc.pid)
+        return [root] + root.children(recursive=True)
+
+    def stop_with(self, signum: int) -> tuple[float, list[str]]:
+        """The signal twice, 50 ms apart, to the job's process group (what Ctrl-C in its terminal does for
+        SIGINT); seconds until no process of its tree is left, and what is left after STOP_WITHIN."""
+        procs = self.tree()
+        assert len(procs) > 5, [p.name() for p in procs]  # services and a step are running
+        started = time.monotonic()
+        os.killpg(self.proc.pid, signum)
+        time.sleep(0.05)
+        os.killpg(self.proc.pid, signum)
+        _, alive = psutil.wait_procs(procs, timeout=STOP_WITHIN)
+        seconds = time.monotonic() - started
+        left = []
+        for p in alive:
+            try:
+                left.append(f"{p.pid} {' '.join(p.cmdline())[:200]}")
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.proc.wait(10)
+        print(f"{signal.Signals(signum).name} twice: {len(procs)} processes gone in {seconds:.1f} s")
+        return seconds, left
+
+    def ports_in_use(self) -> list[str]:
+        """The job's ports a new run could not listen on (as servers do, with SO_REUSEADDR: connections of
+        the old run may linger in TIME_WAIT)."""
+        used = []
+        for name in PORTS:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", int(self.env[name])))
+                except OSError:
+                    used.append(f"{name}={self.env[name]}")
+        return used
+
+
+@pytest.fixture
+def warehouse_name():
+    name = f"ad_test_run_{RUN_TOKEN}"
+    yield name
+    drop_database(name)
+    drop_role(f"ad_run_analyst_{RUN_TOKEN}")
+
+
+def progress_times(text: str) -> list[datetime]:
+    return [datetime.strptime(m, "%H:%M:%S") for m in re.findall(r"^(\d\d:\d\d:\d\d) runs:", text, flags=re.M)]
+
+
+@pytest.mark.scheduler
+def test_make_run_loads_through_the_scheduler_with_progress_and_stops_cleanly_twice(tmp_path, warehouse_name):
+    env = main_job_env(tmp_path, warehouse_name)
+    since = datetime.now(timezone.utc)
+
+    # 1. stopped with SIGTERM (twice) while the snapshot DAGs run
+    first = MainJob(env, tmp_path / "first.log")
+    first.wait_for(r"extract running \d+/\d+ pages", 480)
+    seconds, left = first.stop_with(signal.SIGTERM)
+    assert left == [], f"left running {seconds:.1f} s after SIGTERM twice: {left}\n{first.text()[-3000:]}"
+    assert first.ports_in_use() == []
+    assert "stopping (everything make run started)" in first.text()
+    secrets_written = (tmp_path / ".env").read_text()
+    for name in ("ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"):
+        assert f"\n{name}=" in secrets_written
+
+    # 2. right after, the same settings: to the end, then Ctrl-C (SIGINT, twice) at the prompt
+    second = MainJob(env, tmp_path / "second.log")
+    second.wait_for(r"^make run: ready$", 600)
+    text = second.text()
+    assert re.search(r"left (running|queued) by a main job that was stopped; marked failed", text), text[-4000:]
+    for s in SNAPSHOT_TYPES:
+        # today's scheduled run was made by the first run's unpause and failed by the second: a manual one now
+        assert re.search(rf"^{s.dag_id}: success in \d+ s \(manual run manual__", text, flags=re.M), text[-4000:]
+    assert re.search(r"^analytics_refresh: success in \d+ s", text, flags=re.M), text[-4000:]
+    ticks = progress_times(text)
+    assert len(ticks) >= 2 and max((b - a).total_seconds() for a, b in zip(ticks, ticks[1:])) <= 10, ticks
+    assert re.search(r"upsert success \d+ inserted", text)
+
+    api = AirflowApi(f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}", "admin",
+                     re.search(r"^ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD=(\S+)$", secrets_written, re.M).group(1))
+    extracts = []
+    for s in SNAPSHOT_TYPES:
+        run = next(r for r in api.runs(s.dag_id) if r["state"] == "success")
+        start, end = (datetime.fromisoformat(run[k]) for k in ("start_date", "end_date"))
+        assert start >= since and (end - start).total_seconds() < 600, run  # real durations, no 22-hour run
+        (ti,) = [t for t in api.task_instances(s.dag_id, run["dag_run_id"]) if t["task_id"] == "extract"]
+        assert ti["pool"] == "jikan_api"
+        extracts.append((datetime.fromisoformat(ti["start_date"]), datetime.fromisoformat(ti["end_date"])))
+    extracts.sort()
+    assert all(a[1] <= b[0] for a, b in zip(extracts, extracts[1:])), extracts  # one Jikan caller at a time
+    today = datetime.now(timezone.utc).date()
+    loaded = dict(query_db(warehouse_name, "SELECT snapshot_type, titles FROM analytics.market_daily "
+                                           "WHERE snapshot_date = %s", (today,)))
+    assert set(loaded) == {s.name for s in SNAPSHOT_TYPES} and min(loaded.values()) > 0
+
+    seconds, left = second.stop_with(signal.SIGINT)
+    assert left == [], f"left running {seconds:.1f} s after Ctrl-C twice: {left}\n{second.text()[-3000:]}"
+    assert second.ports_in_use() == []
+
+
+def test_make_run_says_in_seconds_that_jikan_is_out_of_reach(tmp_path, warehouse_name):
+    closed = free_port()
+    env = main_job_env(tmp_path, warehouse_name, JIKAN_OFFLINE="0", AIRFLOW_CONN_JIKAN_DEFAULT=(
+        f'{{"conn_type": "http", "host": "127.0.0.1", "port": {closed}, "schema": "http"}}'))
+    started = time.monotonic()
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    seconds = time.monotonic() - started
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert seconds < 20
+    said = out.stderr
+    assert f"http://127.0.0.1:{closed}/v4/anime" in said and "Connection refused" in said
+    assert "JIKAN_OFFLINE=1" in said
+    assert "Migrating Airflow" not in out.stdout  # it stopped at the check: nothing ran after it
