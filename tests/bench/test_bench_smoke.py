@@ -23,25 +23,3 @@ def test_the_dashboard_query_benchmark_runs_every_query_at_smoke_size(warehouse_
     for name in names:
         assert f"| `{name}` |" in out.stdout, name
     assert "EXPLAIN (ANALYZE, BUFFERS)" in out.stdout and "Execution Time" in out.stdout
-
-
-def test_the_daily_cost_benchmark_loads_new_days_on_each_history_size_at_smoke_size(warehouse_db):
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "daily_cost.py"), "--smoke"], env=os.environ.copy(),
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    rows = re.findall(r"^\| (\d+) days \| ([\d,]+) \| \*\*([\d.]+) s\*\* \|", out.stdout, flags=re.M)
-    assert [r[0] for r in rows] == ["5", "10"], out.stdout
-    assert all(float(r[2]) > 0 for r in rows)
-    assert "for one new day (goal <= 1.2" in out.stdout
-
-
-def test_the_freshness_benchmark_runs_make_run_and_finds_every_chart_fresh_at_smoke_size(warehouse_db):
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "freshness.py"), "--smoke"], env=os.environ.copy(),
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]  # 1: a chart was not fresh
-    (row,) = re.findall(r"^\| \*\*([\d.]+) s\*\* \| (\d+) \| ([\d.]+) s \| \*\*([\d.]+)\*\*", out.stdout, flags=re.M)
-    seconds, requests, floor, ratio = float(row[0]), int(row[1]), float(row[2]), float(row[3])
-    assert seconds > 0
-    assert requests >= 4 and floor == pytest.approx(requests / 58 * 60, abs=0.1)
-    assert ratio == pytest.approx(seconds / floor, abs=0.01)
-    assert "| `jikan_top_anime` |" in out.stdout
