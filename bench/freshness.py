@@ -154,10 +154,32 @@ def measure(env: dict[str, str], log: Path, warehouse: str) -> dict:
                 "publish_to_refresh_start_s": (at(refresh["start_date"]) - publish).total_seconds(),
                 "last_publish_s": (publish - start).total_seconds(), "charts": charts, "dated_charts": dated,
                 "problems": problems, "steps": steps}
+    except BaseException:
+        print(f"run.sh's log, last lines:\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
+        raise
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(60)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ctrl-C twice to run.sh's group; whatever of its process tree is left after 60 s is killed, and said."""
+    import psutil
+
+    if proc.poll() is not None:
+        return
+    root = psutil.Process(proc.pid)
+    procs = [root] + root.children(recursive=True)
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, alive = psutil.wait_procs(procs, timeout=60)
+    for p in alive:
+        try:
+            print(f"still running 60 s after Ctrl-C, killed: {p.pid} {' '.join(p.cmdline())[:200]}", file=sys.stderr)
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait(10)
 
 
 def report(r: dict, seed_days: int) -> str:
