@@ -162,20 +162,21 @@ def measure(env: dict[str, str], log: Path, warehouse: str) -> dict:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """Ctrl-C twice to run.sh's group; whatever of its process tree is left after 60 s is killed, and said."""
+    """SIGTERM twice to run.sh's group (not Ctrl-C's SIGINT: a benchmark started in the background inherits it
+    ignored, and bash cannot trap that); whatever of its process tree is left after 60 s is killed, and said."""
     import psutil
 
     if proc.poll() is not None:
         return
     root = psutil.Process(proc.pid)
     procs = [root] + root.children(recursive=True)
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGTERM)
     time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGTERM)
     _, alive = psutil.wait_procs(procs, timeout=60)
     for p in alive:
         try:
-            print(f"still running 60 s after Ctrl-C, killed: {p.pid} {' '.join(p.cmdline())[:200]}", file=sys.stderr)
+            print(f"still running 60 s after SIGTERM, killed: {p.pid} {' '.join(p.cmdline())[:200]}", file=sys.stderr)
             p.kill()
         except psutil.NoSuchProcess:
             pass

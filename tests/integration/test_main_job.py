@@ -55,6 +55,14 @@ def main_job_env(tmp_path: Path, warehouse: str, **extra: str) -> dict[str, str]
     return env
 
 
+def as_in_a_terminal() -> None:
+    """SIGINT and SIGTERM as a terminal's shell leaves them for the job it starts. When the test run itself
+    was started in the background (CI under nohup ... &), SIGINT arrives here ignored, and bash can neither
+    trap nor reset a signal ignored at its start, so Ctrl-C would be tested as ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class MainJob:
     """scripts/run.sh in a new session (its own process group), output to a log."""
 
@@ -62,7 +70,8 @@ class MainJob:
         self.env, self.log = env, log
         with open(log, "w") as out:
             self.proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=as_in_a_terminal)
 
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
