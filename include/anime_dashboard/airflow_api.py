@@ -5,10 +5,13 @@ the tests need: DAGs (pause state), DAG runs (trigger, list), task instances and
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
 import requests
+
+RETRIES = 3
 
 
 class AirflowApiError(RuntimeError):
@@ -27,7 +30,14 @@ class AirflowApi:
         self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
 
     def request(self, method: str, path: str, *, ok=(200, 201), **kwargs) -> Any:
-        r = self.session.request(method, f"{self.url}/api/v2/{path}", timeout=self.timeout, **kwargs)
+        """One call; GET and PATCH (idempotent) are tried again on a 5xx, up to RETRIES times, 1, 2, 4 s
+        apart: with SQLite metadata a busy scheduler holds the database lock ("Database error")."""
+        for attempt in range(1 + (RETRIES if method in ("GET", "PATCH") else 0)):
+            if attempt:
+                time.sleep(2 ** (attempt - 1))
+            r = self.session.request(method, f"{self.url}/api/v2/{path}", timeout=self.timeout, **kwargs)
+            if r.status_code < 500:
+                break
         if r.status_code not in ok:
             raise AirflowApiError(f"{method} /api/v2/{path}: {r.status_code} {r.text[:1000]}")
         return r.json() if r.content else None
