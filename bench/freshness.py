@@ -229,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         admin(f'DROP DATABASE IF EXISTS "{warehouse}" WITH (FORCE)')
         admin(f'DROP ROLE IF EXISTS "ad_fresh_{token}"')
+        import redis  # its Superset cache keys and Jikan limiter keys
+
+        r = redis.Redis.from_url(os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"))
+        keys = list(r.scan_iter(f"ad_bench_fresh_{token}*"))
+        if keys:
+            r.delete(*keys)
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)
         else:

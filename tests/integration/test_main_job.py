@@ -44,7 +44,7 @@ def main_job_env(tmp_path: Path, warehouse: str, **extra: str) -> dict[str, str]
         "AIRFLOW_CONN_WAREHOUSE": pg_uri(warehouse),
         "ANIME_DASHBOARD_ANALYST_USER": f"ad_run_analyst_{RUN_TOKEN}",
         "ANIME_DASHBOARD_REDIS_URL": os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "ANIME_DASHBOARD_JIKAN_LIMITER_KEY": f"ad_test_{RUN_TOKEN}_{secrets.token_hex(4)}:starts",
+        "ANIME_DASHBOARD_JIKAN_LIMITER_KEY": f"ad_test_{RUN_TOKEN}_main_{secrets.token_hex(4)}:starts",
         "ANIME_DASHBOARD_SUPERSET_HOME": str(tmp_path / "superset"),
         "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": f"ad_test_{RUN_TOKEN}_run",
         "ANIME_DASHBOARD_SEED_HISTORY_DAYS": "3",
@@ -133,6 +133,13 @@ def warehouse_name():
     yield name
     drop_database(name)
     drop_role(f"ad_run_analyst_{RUN_TOKEN}")
+    import redis  # the runs' Superset cache keys and Jikan limiter keys
+
+    r = redis.Redis.from_url(os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    for pattern in (f"ad_test_{RUN_TOKEN}_run*", f"ad_test_{RUN_TOKEN}_main_*"):
+        keys = list(r.scan_iter(pattern))
+        if keys:
+            r.delete(*keys)
 
 
 def progress_times(text: str) -> list[datetime]:
