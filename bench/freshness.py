@@ -22,7 +22,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,18 +34,13 @@ import psycopg2
 
 from report import machine_line, write_section  # bench/ is on sys.path (run as a script)
 from scratch import admin, server_params
+from superset_cache import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 1.5
 PER_MINUTE = 58  # Jikan's 60 a minute, less the limiter's margin (settings: ANIME_DASHBOARD_JIKAN_PER_MINUTE)
 PORTS = ("AIRFLOW__API__PORT", "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
          "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", "ANIME_DASHBOARD_REPLAY_PORT", "ANIME_DASHBOARD_SUPERSET_PORT")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def job_env(tmp: Path, warehouse: str, token: str, seed_days: int) -> dict[str, str]:
