@@ -60,6 +60,7 @@ SMOKE_SETUPS = "stdout/sqlite,db/postgres"
 IN_FLIGHT = 6  # a browser's connections per host: how many chart requests a dashboard has in flight
 SUPERSET_ENV = ("SUPERSET_SECRET_KEY", "ANIME_DASHBOARD_SUPERSET_HOME", "ANIME_DASHBOARD_SUPERSET_PORT",
                 "ANIME_DASHBOARD_SUPERSET_HOST", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD",
+                "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD", "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD",
                 "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX", "ANIME_DASHBOARD_SUPERSET_EVENT_LOG",
                 "ANIME_DASHBOARD_SUPERSET_DATABASE_URI", "ANIME_DASHBOARD_SUPERSET_URL")
 
@@ -103,7 +104,8 @@ class Setup:
     proc: subprocess.Popen | None = None
     client: object = None
     url: str = ""
-    credentials: tuple[str, str] = ("", "")
+    credentials: tuple[str, str] = ("", "")  # the admin's
+    analyst: tuple[str, str] = ("", "")  # the analysts' login (what a dashboard reader signs in as)
     charts: list[dict] = field(default_factory=list)
     dashboards: list[list[int]] = field(default_factory=list)
 
@@ -143,6 +145,8 @@ def start_setup(spec: str, warehouse: dict) -> Setup:
             "SUPERSET_SECRET_KEY": secrets.token_urlsafe(42), "ANIME_DASHBOARD_SUPERSET_HOME": str(setup.home),
             "ANIME_DASHBOARD_SUPERSET_PORT": str(free_port()), "ANIME_DASHBOARD_SUPERSET_HOST": "127.0.0.1",
             "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+            "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD": secrets.token_urlsafe(18),
+            "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD": secrets.token_urlsafe(18),
             "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": setup.prefix, "ANIME_DASHBOARD_SUPERSET_EVENT_LOG": event_log,
         })
         sp = server_params()
@@ -168,6 +172,7 @@ def start_setup(spec: str, warehouse: dict) -> Setup:
             setup.proc = subprocess.Popen(command, env=server.superset_env(s), stdout=log, stderr=subprocess.STDOUT,
                                           start_new_session=True)
         setup.url, setup.credentials = s.url, (s.admin_user, s.admin_password)
+        setup.analyst = (s.analyst_user, s.analyst_password)
         setup.client = SupersetClient(s.url, s.admin_user, s.admin_password)
         setup.client.wait_healthy(180)
         bundle, passwords = build_bundle(Warehouse(sp["host"], sp["port"], warehouse["db"], warehouse["role"],

@@ -37,21 +37,29 @@ if [ -z "${SUPERSET_SECRET_KEY:-}" ]; then
   printf '\nSUPERSET_SECRET_KEY=%s\n' "$SUPERSET_SECRET_KEY" >> "$ANIME_DASHBOARD_ENV_FILE"
   export SUPERSET_SECRET_KEY
 fi
-# an admin login's password: generated into .env and printed once when unset (never a default)
-generate_login() {  # VAR USER LABEL
+# a login's password: generated into .env when unset (never a default), printed once unless it is a service's
+generate_login() {  # VAR USER LABEL [quiet]
   [ -n "${!1:-}" ] && return 0
   printf -v "$1" '%s' "$(gen_secret 18)"
   printf '\n%s=%s\n' "$1" "${!1}" >> "$ANIME_DASHBOARD_ENV_FILE"
   export "$1"
-  printf '\n*** %s login: user %s, password %s (printed once; kept in %s) ***\n' "$3" "$2" "${!1}" "$ANIME_DASHBOARD_ENV_FILE"
+  if [ -n "${4:-}" ]; then
+    printf '%s login: user %s, password generated into %s\n' "$3" "$2" "$ANIME_DASHBOARD_ENV_FILE"
+  else
+    printf '\n*** %s login: user %s, password %s (printed once; kept in %s) ***\n' "$3" "$2" "${!1}" "$ANIME_DASHBOARD_ENV_FILE"
+  fi
 }
-generate_login ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD "$ANIME_DASHBOARD_SUPERSET_ADMIN_USER" Superset
-generate_login ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD "$ANIME_DASHBOARD_AIRFLOW_ADMIN_USER" Airflow
-step "Airflow admin login from the environment (anime-dashboard airflow-admin)"
-anime-dashboard airflow-admin
+generate_login ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD "$ANIME_DASHBOARD_SUPERSET_ADMIN_USER" "Superset admin"
+generate_login ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD "$ANIME_DASHBOARD_SUPERSET_ANALYST_USER" "Superset analyst"
+generate_login ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD "$ANIME_DASHBOARD_SUPERSET_SERVICE_USER" "Superset service (analytics_refresh)" quiet
+generate_login ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD "$ANIME_DASHBOARD_AIRFLOW_ADMIN_USER" "Airflow admin"
+generate_login ANIME_DASHBOARD_AIRFLOW_VIEWER_PASSWORD "$ANIME_DASHBOARD_AIRFLOW_VIEWER_USER" "Airflow viewer (read-only)"
+generate_login ANIME_DASHBOARD_AIRFLOW_OP_PASSWORD "$ANIME_DASHBOARD_AIRFLOW_OP_USER" "Airflow op (data engineers)"
+step "Airflow logins from the environment (anime-dashboard airflow-users)"
+anime-dashboard airflow-users
 
-# analytics_refresh invalidates and re-warms Superset's caches through this connection
-export AIRFLOW_CONN_SUPERSET="{\"conn_type\": \"http\", \"host\": \"$ANIME_DASHBOARD_SUPERSET_HOST\", \"port\": $ANIME_DASHBOARD_SUPERSET_PORT, \"schema\": \"http\", \"login\": \"$ANIME_DASHBOARD_SUPERSET_ADMIN_USER\", \"password\": \"$ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD\"}"
+# analytics_refresh invalidates and re-warms Superset's caches through this connection, as the service login
+export AIRFLOW_CONN_SUPERSET="{\"conn_type\": \"http\", \"host\": \"$ANIME_DASHBOARD_SUPERSET_HOST\", \"port\": $ANIME_DASHBOARD_SUPERSET_PORT, \"schema\": \"http\", \"login\": \"$ANIME_DASHBOARD_SUPERSET_SERVICE_USER\", \"password\": \"$ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD\"}"
 
 step "Warehouse database, migrations, analytics views, analyst role and the jikan_api pool"
 anime-dashboard setup
@@ -123,8 +131,9 @@ run anime-dashboard daily-run || { echo "FAILED: a DAG run failed (above; logs i
 step "Rows per snapshot type"
 run anime-dashboard summary
 
-step "Dashboards: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/dashboard/list/ (user $ANIME_DASHBOARD_SUPERSET_ADMIN_USER, password in .env)"
+step "Dashboards and SQL Lab: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/dashboard/list/"
+echo "Analysts log in as $ANIME_DASHBOARD_SUPERSET_ANALYST_USER (ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD), the admin as $ANIME_DASHBOARD_SUPERSET_ADMIN_USER; passwords in $ANIME_DASHBOARD_ENV_FILE."
 step "Airflow: http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (the DAGs run daily from now on; Ctrl-C stops Airflow and Superset)"
-echo "Log in as ${ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:-admin} with ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD from $ANIME_DASHBOARD_ENV_FILE."
+echo "Logins: $ANIME_DASHBOARD_AIRFLOW_VIEWER_USER (read-only), $ANIME_DASHBOARD_AIRFLOW_OP_USER (trigger, clear, mark, pause), $ANIME_DASHBOARD_AIRFLOW_ADMIN_USER (admin); passwords (ANIME_DASHBOARD_AIRFLOW_*_PASSWORD) in $ANIME_DASHBOARD_ENV_FILE."
 echo "make run: ready"
 wait "$AIRFLOW_PID" || true

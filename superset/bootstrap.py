@@ -3,16 +3,23 @@
 The same commands of Superset's CLI that three ``superset`` processes would run, one after another on one
 app: ``superset db upgrade``, ``superset fab create-admin`` (``fab reset-password`` when the admin exists, so
 the password is the environment's), ``superset init``. Each ``superset`` process builds the app again (about
-6 CPU-seconds on a 2-core machine), so this is half the work of three.
+6 CPU-seconds on a 2-core machine), so this is half the work of three. Then the roles of ``superset/roles/``
+and the analyst's and the pipeline's logins (``access.py``).
 
-Usage: python bootstrap.py ADMIN_USER  (the password from ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD, so it is
-never on a command line). Prints one line per step done (after STEP); a failing step exits non-zero with its error.
+Usage: python bootstrap.py ADMIN_USER  (passwords from ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD, and the users and
+passwords of ACCOUNTS from the environment, so none is on a command line). Prints one line per step done
+(after STEP); a failing step exits non-zero with its error.
 """
 import os
 import sys
 
 from flask.cli import ScriptInfo
 from superset.cli.main import superset
+
+from access import ROLES_DIR, AccessError, apply_role, ensure_user
+
+# login -> its role (superset/roles/*.yaml): ANIME_DASHBOARD_SUPERSET_<KEY>_USER and _PASSWORD
+ACCOUNTS = (("ANALYST", "Analyst"), ("SERVICE", "Pipeline"))
 
 STEP = "bootstrap step: "  # the lines server.bootstrap returns (Superset's own output is around them)
 
@@ -45,6 +52,16 @@ def main(user: str) -> None:
         step(f"admin user {user} created")
     cli("init")
     step("roles and permissions initialised")
+    with app.app_context():
+        sm = app.appbuilder.sm
+        try:
+            for path in sorted(ROLES_DIR.glob("*.yaml")):
+                step(apply_role(sm, path, os.environ["ANIME_DASHBOARD_SUPERSET_WAREHOUSE_DB"]))
+            for key, role in ACCOUNTS:
+                step(ensure_user(sm, os.environ[f"ANIME_DASHBOARD_SUPERSET_{key}_USER"], role,
+                                 os.environ[f"ANIME_DASHBOARD_SUPERSET_{key}_PASSWORD"]))
+        except AccessError as exc:
+            sys.exit(str(exc))
 
 
 if __name__ == "__main__":

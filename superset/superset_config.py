@@ -118,6 +118,23 @@ FEATURE_FLAGS = {
 # may be added with uploads either.
 ALLOWED_USER_CSV_SCHEMA_FUNC = lambda database, user: []  # noqa: E731
 SQLLAB_TIMEOUT = 60
+# SQL Lab opens on the warehouse: SQLLAB_DEFAULT_DBID is its id, which exists only once superset-import has
+# created the database, so each web process looks it up by name (superset/assets/databases) on its first
+# requests until it exists. The schema follows by itself: the analyst sees only `analytics`.
+SQLLAB_DEFAULT_DATABASE_NAME = "AnimeDashboard warehouse"
+
+
+def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802 - Superset's name
+    @app.before_request
+    def _sqllab_default_database() -> None:
+        if app.config.get("SQLLAB_DEFAULT_DBID") is None:
+            from superset import db
+            from superset.models.core import Database
+
+            app.config["SQLLAB_DEFAULT_DBID"] = db.session.query(Database.id).filter_by(
+                database_name=SQLLAB_DEFAULT_DATABASE_NAME).scalar()
+
+
 SUPERSET_WEBSERVER_TIMEOUT = 120
 
 # Async SQL Lab (docker-compose's superset-worker): a Celery broker on Redis, set by

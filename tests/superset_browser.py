@@ -162,3 +162,41 @@ def _fit_viewport_to_page(page: Any, original: dict[str, int] | None) -> None:
     height = max((original or {}).get("height", 1000), min(int(height), MAX_VIEWPORT_HEIGHT))
     if (page.viewport_size or {}).get("height") != height:
         page.set_viewport_size({"width": width, "height": height})
+
+
+# SQL Lab's left bar (Superset 6.1): ``[data-test="DatabaseSelector"]`` holds two buttons, the database (its
+# name in ``.name``, with a title attribute) and the schema ("Select schema" until one is chosen);
+# ``[data-test="add-tab-icon"]`` opens a new editor tab.
+_SQL_LAB_SELECTION = """() => {
+    const box = document.querySelector('[data-test="DatabaseSelector"]');
+    if (!box) return null;
+    const name = box.querySelector('.name');
+    const buttons = [...box.querySelectorAll('button')];
+    const schema = buttons.length > 1 ? buttons[1].innerText.trim() : '';
+    return {database: name ? name.getAttribute('title') : null,
+            schema: schema && schema !== 'Select schema' ? schema : null,
+            tabs: document.querySelectorAll('[data-test="sql-editor-tabs"] [role="tab"]').length,
+            text: box.innerText.replace(/\\s+/g, ' ').trim()};
+}"""
+
+
+def sql_lab_selection(page: Any, base_url: str, new_tab: bool = False, timeout_s: float = 60) -> dict[str, Any]:
+    """Open SQL Lab as the logged-in user (and, with new_tab, add a tab) and return the database and schema it
+    chose by itself: {"database", "schema", "tabs", "text"}; None for a picker still empty after timeout_s."""
+    page.goto(f"{base_url}/sqllab/", timeout=timeout_s * 1000)
+    if new_tab:
+        page.wait_for_selector('[data-test="add-tab-icon"]', timeout=timeout_s * 1000)
+        before = page.evaluate(_SQL_LAB_SELECTION) or {}
+        page.click('[data-test="add-tab-icon"]')
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (page.evaluate(_SQL_LAB_SELECTION) or {}).get("tabs", 0) <= before.get(
+                "tabs", 0):
+            time.sleep(0.25)
+    deadline = time.monotonic() + timeout_s
+    state = None
+    while time.monotonic() < deadline:
+        state = page.evaluate(_SQL_LAB_SELECTION)
+        if state and state["database"] and state["schema"]:
+            break
+        time.sleep(0.25)
+    return state or {"database": None, "schema": None, "tabs": 0, "text": None}

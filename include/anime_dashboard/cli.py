@@ -10,14 +10,17 @@
     anime-dashboard dag-ids          the snapshot DAG ids, one a line (for scripts)
     anime-dashboard history ...      write synthetic history (see ``anime-dashboard history --help``)
     anime-dashboard data-dictionary  the analytics data dictionary as Markdown (docs/data_dictionary.md)
-    anime-dashboard airflow-admin    the Airflow UI's admin password (ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD)
-                                     into SimpleAuthManager's passwords file, so Airflow never generates one
-    anime-dashboard superset-bootstrap  Superset's metadata DB, admin user (password from the env), init
+    anime-dashboard airflow-users    the Airflow UI's logins' passwords (admin, viewer, op:
+                                     ANIME_DASHBOARD_AIRFLOW_*_PASSWORD) into SimpleAuthManager's passwords
+                                     file, so Airflow never generates one
+    anime-dashboard superset-bootstrap  Superset's metadata DB, admin user (password from the env), init, the roles
+                                        of superset/roles/, the analyst's and the pipeline's logins
     anime-dashboard superset-serve      serve Superset (gunicorn) on ANIME_DASHBOARD_SUPERSET_HOST/_PORT
     anime-dashboard superset-worker     Superset's Celery worker for async SQL Lab (docker-compose)
-    anime-dashboard superset-import     import superset/assets (databases, datasets, charts, dashboards);
-                                        creates or updates in place, idempotent
-    anime-dashboard superset-refresh-cache  invalidate and re-warm the dashboards' chart caches
+    anime-dashboard superset-import     import superset/assets (databases, datasets, charts, dashboards as the
+                                        admin; SQL Lab's saved queries as the analyst); creates or updates in
+                                        place, idempotent
+    anime-dashboard superset-refresh-cache  invalidate and re-warm the dashboards' chart caches (as the service login)
 """
 from __future__ import annotations
 
@@ -165,8 +168,9 @@ def superset_command(command: str) -> int:
     from anime_dashboard.warehouse.roles import RoleError
 
     try:
-        # serving needs no admin password: only bootstrap and the API clients log in
-        s = server.settings(require_password=command not in ("superset-serve", "superset-worker"))
+        # the logins each command uses (serving uses none; bootstrap sets all three up)
+        s = server.settings(require={"superset-serve": (), "superset-worker": (), "superset-import": ("ADMIN", "ANALYST"),
+                                     "superset-refresh-cache": ("SERVICE",)}.get(command, tuple(server.LOGINS)))
         if command == "superset-bootstrap":
             for line in server.bootstrap(s):
                 log.info("Superset: %s", line)
@@ -174,20 +178,28 @@ def superset_command(command: str) -> int:
         if command in ("superset-serve", "superset-worker"):
             argv = server.serve_command(s) if command == "superset-serve" else server.worker_command(s)
             os.execvpe(argv[0], argv, server.superset_env(s))
-        client = SupersetClient(s.url, s.admin_user, s.admin_password)
         if command == "superset-import":
-            from anime_dashboard.dashboards.assets import build_bundle, warehouse_from_env
+            from anime_dashboard.dashboards.assets import build_bundle, saved_queries_bundle, warehouse_from_env
 
-            bundle, passwords = build_bundle(warehouse_from_env())
+            warehouse = warehouse_from_env()
+            client = SupersetClient(s.url, s.admin_user, s.admin_password)
+            bundle, passwords = build_bundle(warehouse)
             client.import_assets(bundle, passwords)
             counts = {r: len(client.list_all(r, ["id"])) for r in ("database", "dataset", "chart", "dashboard")}
-            log.info("Superset assets imported into %s: %s", s.url,
-                     ", ".join(f"{n} {r}s" for r, n in counts.items()))
+            analyst = SupersetClient(s.url, s.analyst_user, s.analyst_password)
+            analyst.import_saved_queries(saved_queries_bundle(warehouse))
+            saved = sorted(analyst.list_all("saved_query", ["id", "label", "sql", "database.id", "schema"]),
+                           key=lambda q: q["label"])
+            counts["saved querie"] = len(saved)
+            if saved and analyst.open_sql_lab_tab(saved[0]["database"]["id"], saved[0]["schema"], saved[0]):
+                log.info("SQL Lab: %s's first tab opens %r on the warehouse", s.analyst_user, saved[0]["label"])
+            log.info("Superset assets imported into %s: %s (the saved queries as %s)", s.url,
+                     ", ".join(f"{n} {r}s" for r, n in counts.items()), s.analyst_user)
             return 0
         if command == "superset-refresh-cache":
             from anime_dashboard.dashboards.cache import refresh_caches
 
-            log.info("Superset caches: %s", refresh_caches(client))
+            log.info("Superset caches: %s", refresh_caches(SupersetClient(s.url, s.service_user, s.service_password)))
             return 0
     except (server.SupersetSetupError, SupersetError, AssetError, RoleError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
@@ -204,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return history.main(argv[1:])
     parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "setup", "airflow-admin", "summary", "dag-ids", "history",
+    parser.add_argument("command", choices=["check", "setup", "airflow-users", "summary", "dag-ids", "history",
                                             "daily-run",
                                             "data-dictionary", "superset-bootstrap", "superset-serve", "superset-worker",
                                             "superset-import", "superset-refresh-cache"])
@@ -233,14 +245,15 @@ def main(argv: list[str] | None = None) -> int:
             return daily_run()
         if args.command == "setup":
             setup()
-        elif args.command == "airflow-admin":
-            from anime_dashboard.airflow_admin import AirflowAdminError, write_admin_password
+        elif args.command == "airflow-users":
+            from anime_dashboard.airflow_users import AirflowUsersError, logins_from_env, write_passwords
 
             try:
-                path = write_admin_password()
-            except AirflowAdminError as exc:
+                path = write_passwords()
+            except AirflowUsersError as exc:
                 raise SetupError(str(exc)) from exc
-            log.info("Airflow admin password written to %s (from the environment)", path)
+            log.info("Airflow logins %s: passwords written to %s (from the environment)",
+                     ", ".join(f"{login.user} ({login.role})" for login in logins_from_env()), path)
         elif args.command == "summary":
             print(summary())
         elif args.command == "data-dictionary":

@@ -23,6 +23,21 @@ MIN_PASSWORD_LENGTH = 12
 def is_weak_password(password: str) -> bool:
     return password.lower() in WEAK_PASSWORDS or len(password) < MIN_PASSWORD_LENGTH
 
+
+class PasswordError(ValueError):
+    """A login's password is unset or weak; the message names its variable and what to do."""
+
+
+def login_password(name: str, where: str = "") -> str:
+    """The password in ``ANIME_DASHBOARD_<name>``, refused when unset or weak (PasswordError)."""
+    password = os.environ.get(PREFIX + name) or ""
+    if not password:
+        raise PasswordError(f"{PREFIX}{name} is not set: set it{where}, or let `make run` generate one into .env")
+    if is_weak_password(password):
+        raise PasswordError(f"{PREFIX}{name} is too weak: use {MIN_PASSWORD_LENGTH}+ characters, "
+                            "not a default such as admin or airflow")
+    return password
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(PREFIX + name)
     if raw is None or raw == "":

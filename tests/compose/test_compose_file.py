@@ -324,11 +324,21 @@ DEFAULT_IS_RIGHT = {
 }
 # (service, variable): read by code that this service never runs
 NOT_NEEDED_BY = {
-    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "serving needs no admin login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "the worker needs no admin login",
-    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "serving needs no admin login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "the worker needs no admin login",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "serving needs no login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "the worker needs no login",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "serving needs no login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "the worker needs no login",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_ANALYST_USER"): "serving needs no login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ANALYST_USER"): "the worker needs no login",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"): "serving needs no login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"): "the worker needs no login",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_SERVICE_USER"): "serving needs no login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_SERVICE_USER"): "the worker needs no login",
+    ("superset", "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD"): "serving needs no login",
+    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD"): "the worker needs no login",
     ("superset-init", "ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL"): "bootstrap starts no worker",
+    **{(svc, "AIRFLOW_CONN_WAREHOUSE"): "only when ANIME_DASHBOARD_SUPERSET_WAREHOUSE_DB is unset (compose sets it)"
+       for svc in ("superset", "superset-init", "superset-worker")},
     ("superset-init", "ANIME_DASHBOARD_SUPERSET_URL"): "bootstrap runs the superset CLI, not the API",
     ("superset", "ANIME_DASHBOARD_SUPERSET_URL"): "it is the server",
     ("superset-worker", "ANIME_DASHBOARD_SUPERSET_URL"): "the worker calls no API",
@@ -360,9 +370,15 @@ def test_every_setting_the_dags_and_include_read_is_set_for_the_airflow_services
     assert {"ANIME_DASHBOARD_ANALYST_PASSWORD", "ANIME_DASHBOARD_REDIS_URL", "AIRFLOW_CONN_WAREHOUSE"} <= read
     read |= {f"AIRFLOW_CONN_{c.upper()}" for c in (JIKAN_CONN_ID, WAREHOUSE_CONN_ID, SUPERSET_CONN_ID)}
     read -= {n for n in read if n.startswith("ANIME_DASHBOARD_SUPERSET_") and n not in {
-        "ANIME_DASHBOARD_SUPERSET_URL", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER",
-        "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD", "ANIME_DASHBOARD_SUPERSET_ASYNC_QUERIES"}}
+        "ANIME_DASHBOARD_SUPERSET_URL", "ANIME_DASHBOARD_SUPERSET_ASYNC_QUERIES"}}
     problems = _check_reaches(compose, AIRFLOW_TASK_SERVICES, read)
+    # superset-import (from the Airflow image) signs in as the admin and the analyst; the Airflow services
+    # themselves reach Superset only through AIRFLOW_CONN_SUPERSET, as the service login
+    importer = service_env(compose["services"]["superset-import"])
+    assert {f"ANIME_DASHBOARD_SUPERSET_{k}_{f}" for k in ("ADMIN", "ANALYST") for f in ("USER", "PASSWORD")} <= set(
+        importer)
+    for service in AIRFLOW_TASK_SERVICES - {"superset-import"}:
+        assert "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD" not in service_env(compose["services"][service]), service
     assert not problems, "read by the code but not set in docker-compose.yaml (set it, or add it to " \
                          "DEFAULT_IS_RIGHT with why):\n" + "\n".join(problems)
 
@@ -410,7 +426,7 @@ def test_the_dags_connections_and_pool_come_from_compose_and_airflow_init(compos
     assert (offline["host"], str(offline["port"])) == ("jikan-replay", replay["command"][-1])
     superset = json.loads(worker["AIRFLOW_CONN_SUPERSET"])
     assert (superset["host"], superset["port"]) == ("superset", 8088)
-    assert superset["password"] == ENV["ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"]
+    assert (superset["login"], superset["password"]) == ("pipeline", ENV["ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD"])
     assert worker["AIRFLOW_CONN_WAREHOUSE"].endswith("@postgres:5432/anime_dashboard")
 
 
@@ -429,7 +445,7 @@ def test_init_services_run_the_same_entry_points_as_the_local_main_job(compose):
     script = init["command"][-1]
     steps = [shlex.split(s) for s in script.split(";") if s.strip() and not s.strip().startswith("set ")]
     assert [" ".join(s[:2]) if s[0] == "anime-dashboard" else " ".join(s[:3]) for s in steps] == [
-        "airflow db migrate", "anime-dashboard airflow-admin", "anime-dashboard setup"]
+        "airflow db migrate", "anime-dashboard airflow-users", "anime-dashboard setup"]
     for step in steps:
         assert " ".join(step[:2]) in local, f"airflow-init runs `{' '.join(step)}`, which `make run` does not"
     assert "airflow db migrate" in run_sh
@@ -445,7 +461,7 @@ def test_init_services_run_the_same_entry_points_as_the_local_main_job(compose):
         main(["--help"])  # the commands the services name exist in the CLI
     import anime_dashboard.cli as cli
 
-    for name in ("airflow-admin", "setup", "superset-bootstrap", "superset-serve", "superset-worker",
+    for name in ("airflow-users", "setup", "superset-bootstrap", "superset-serve", "superset-worker",
                  "superset-import"):
         assert name in cli.__doc__
 

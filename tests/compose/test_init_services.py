@@ -253,9 +253,10 @@ def test_airflow_init_sets_up_airflow_and_the_warehouse_twice_in_a_row(stack):
     assert stack.query("anime_dashboard", "SELECT has_schema_privilege(%s, 'analytics', 'USAGE'), "
                                           "has_schema_privilege(%s, 'core', 'USAGE')",
                        (stack.analyst, stack.analyst)) == [(True, False)]
-    # the Airflow UI's admin password is the one from .env, in the file the api-server reads
+    # the Airflow UI's logins' passwords are the ones from .env, in the file the api-server reads
     passwords = json.loads((stack.tmp / "airflow" / "auth" / "passwords.json").read_text())
-    assert passwords == {"admin": stack.secrets["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"]}
+    assert passwords == {user: stack.secrets[f"ANIME_DASHBOARD_AIRFLOW_{key}_PASSWORD"]
+                         for key, user in (("ADMIN", "admin"), ("VIEWER", "viewer"), ("OP", "engineer"))}
 
 
 def test_airflow_init_refuses_a_weak_admin_password(stack):
@@ -268,11 +269,13 @@ def test_airflow_init_refuses_a_weak_admin_password(stack):
 def test_superset_services_bootstrap_serve_import_and_run_sql_lab_asynchronously(stack):
     stack.ensure_airflow_init()
     out = _ok(stack.run("superset-init"), "superset-init")
-    assert "admin user admin created" in out
+    assert "admin user admin created" in out and "user analyst created with role Analyst" in out
     again = _ok(stack.run("superset-init"), "superset-init, second run")
     assert "admin user admin exists: password set from the environment" in again
+    assert "user pipeline exists: role Pipeline, password set from the environment" in again
     # Superset's metadata lives in the compose Postgres database, not in SQLite
-    assert stack.query("superset", "SELECT username FROM ab_user") == [("admin",)]
+    assert stack.query("superset", "SELECT username FROM ab_user ORDER BY 1") == [("admin",), ("analyst",),
+                                                                                 ("pipeline",)]
     assert not list((stack.tmp / "superset_home").glob("*.db"))
 
     server = stack.start("superset")
@@ -290,7 +293,7 @@ def test_superset_services_bootstrap_serve_import_and_run_sql_lab_asynchronously
     worker = stack.start("superset-worker")
 
     out = _ok(stack.run("superset-import"), "superset-import")
-    assert "1 databases, 12 datasets, 29 charts, 3 dashboards" in out
+    assert "1 databases, 12 datasets, 29 charts, 3 dashboards, 5 saved queries" in out
     _ok(stack.run("superset-import"), "superset-import, second run")
     assert stack.query("superset", "SELECT count(*) FROM dashboards")[0][0] == 3
     assert stack.query("superset", "SELECT allow_run_async FROM dbs") == [(True,)]

@@ -21,7 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from anime_dashboard.airflow_api import AirflowApi
+from anime_dashboard.airflow_api import AirflowApi, AirflowApiError
+from anime_dashboard.dashboards.client import SupersetClient
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
 from support import ROOT, RUN_TOKEN, drop_database, drop_role, free_port, pg_uri, query_db
 
@@ -159,8 +160,12 @@ def test_make_run_loads_through_the_scheduler_with_progress_and_stops_cleanly_tw
     assert first.ports_in_use() == []
     assert "stopping (everything make run started)" in first.text()
     secrets_written = (tmp_path / ".env").read_text()
-    for name in ("ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"):
-        assert f"\n{name}=" in secrets_written
+    secret = {m.group(1): m.group(2) for m in re.finditer(r"^([A-Z_]+)=(\S+)$", secrets_written, re.M)}
+    people = [f"ANIME_DASHBOARD_{k}_PASSWORD" for k in ("AIRFLOW_ADMIN", "AIRFLOW_VIEWER", "AIRFLOW_OP",
+                                                         "SUPERSET_ADMIN", "SUPERSET_ANALYST")]
+    for name in people:  # each person's login: generated, printed once
+        assert first.text().count(secret[name]) == 1, name
+    assert secret["ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD"] not in first.text()  # no person uses it
 
     # 2. right after, the same settings: to the end, then Ctrl-C (SIGINT, twice) at the prompt
     second = MainJob(env, tmp_path / "second.log")
@@ -176,7 +181,7 @@ def test_make_run_loads_through_the_scheduler_with_progress_and_stops_cleanly_tw
     assert re.search(r"upsert success \d+ inserted", text)
 
     api = AirflowApi(f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}", "admin",
-                     re.search(r"^ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD=(\S+)$", secrets_written, re.M).group(1))
+                     secret["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"])
     extracts = []
     for s in SNAPSHOT_TYPES:
         run = next(r for r in api.runs(s.dag_id) if r["state"] == "success")
@@ -191,6 +196,20 @@ def test_make_run_loads_through_the_scheduler_with_progress_and_stops_cleanly_tw
     loaded = dict(query_db(warehouse_name, "SELECT snapshot_type, titles FROM analytics.market_daily "
                                            "WHERE snapshot_date = %s", (today,)))
     assert set(loaded) == {s.name for s in SNAPSHOT_TYPES} and min(loaded.values()) > 0
+
+    # the team's logins as make run set them up (what each may do: test_airflow_logins.py, test_team_access.py)
+    for name in [*people, "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD"]:
+        assert secret[name] not in second.text(), f"{name} printed again"
+    viewer = AirflowApi(api.url, "viewer", secret["ANIME_DASHBOARD_AIRFLOW_VIEWER_PASSWORD"])
+    assert viewer.runs(SNAPSHOT_TYPES[0].dag_id)
+    with pytest.raises(AirflowApiError, match=" 403 "):
+        viewer.trigger(SNAPSHOT_TYPES[0].dag_id)
+    analyst = SupersetClient(f"http://127.0.0.1:{env['ANIME_DASHBOARD_SUPERSET_PORT']}", "analyst",
+                             secret["ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"])
+    assert len(analyst.list_all("saved_query", ["id"])) >= 5
+    refresh = next(r for r in api.runs("analytics_refresh") if r["state"] == "success")
+    (ti,) = api.task_instances("analytics_refresh", refresh["dag_run_id"])
+    assert ti["state"] == "success", ti  # refresh_superset_cache, as the service login (skipped would be "skipped")
 
     seconds, left = second.stop_with(signal.SIGINT)
     assert left == [], f"left running {seconds:.1f} s after Ctrl-C twice: {left}\n{second.text()[-3000:]}"

@@ -3,8 +3,10 @@
 - Superset: ``superset version`` (the CLI builds the whole app with create_app) and gunicorn's
   ``superset.app:create_app()`` (what ``anime-dashboard superset-serve`` and the compose service run), with
   SUPERSET_CONFIG_PATH and the rest of the environment from ``anime_dashboard.dashboards.server.superset_env``.
-- Superset's admin: ``anime-dashboard superset-bootstrap`` (superset-init in compose) with a weak password.
-- Airflow's admin: ``anime-dashboard airflow-admin`` (airflow-init in compose) with a missing or weak password.
+- Superset's logins (admin, analyst, service): ``anime-dashboard superset-bootstrap`` (superset-init in compose)
+  with a missing or weak password.
+- Airflow's logins (admin, viewer, op): ``anime-dashboard airflow-users`` (airflow-init in compose) with a missing
+  or weak password, or configured with another role.
 - Airflow's fernet key, JWT secret and API secret key have no default anywhere: docker-compose.yaml requires
   each (``${VAR:?}``), proven by tests/compose/test_compose_file.py::test_every_secret_is_required_wherever_
   it_is_used and ::test_compose_stops_with_a_clear_message_when_a_secret_is_unset.
@@ -33,7 +35,8 @@ ANIME_DASHBOARD = Path(sys.executable).parent / "anime-dashboard"
 def superset_home(tmp_path, monkeypatch):
     """A private Superset home (SQLite metadata) and admin settings; the secret key is set by each test."""
     monkeypatch.setenv("ANIME_DASHBOARD_SUPERSET_HOME", str(tmp_path / "superset"))
-    monkeypatch.setenv("ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD", secrets.token_urlsafe(18))
+    for key in ("ADMIN", "ANALYST", "SERVICE"):
+        monkeypatch.setenv(f"ANIME_DASHBOARD_SUPERSET_{key}_PASSWORD", secrets.token_urlsafe(18))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         monkeypatch.setenv("ANIME_DASHBOARD_SUPERSET_PORT", str(s.getsockname()[1]))
@@ -181,46 +184,67 @@ def anime_dashboard(env: dict[str, str], *args: str) -> subprocess.CompletedProc
     return subprocess.run([str(ANIME_DASHBOARD), *args], env=env, capture_output=True, text=True, timeout=180)
 
 
-@pytest.mark.parametrize("password", [None, "admin", "superset", "Sh0rt-pass1"])
-def test_superset_bootstrap_refuses_a_missing_or_weak_admin_password_before_touching_anything(
-        superset_home, password):
+@pytest.mark.parametrize("login,password", [("ADMIN", None), ("ADMIN", "admin"), ("ADMIN", "superset"),
+                                            ("ADMIN", "Sh0rt-pass1"), ("ANALYST", None), ("ANALYST", "password"),
+                                            ("SERVICE", None), ("SERVICE", "Sh0rt-pass1")])
+def test_superset_bootstrap_refuses_a_missing_or_weak_login_password_before_touching_anything(
+        superset_home, login, password):
+    variable = f"ANIME_DASHBOARD_SUPERSET_{login}_PASSWORD"
     env = dict(os.environ, SUPERSET_SECRET_KEY=secrets.token_urlsafe(42))  # the operator's environment
-    env.pop("ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD")
+    env.pop(variable)
     if password is not None:
-        env["ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"] = password
+        env[variable] = password
     result = anime_dashboard(env, "superset-bootstrap")
     assert result.returncode != 0
     expected = "is not set" if password is None else "is too weak"
-    assert f"ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD {expected}" in result.stdout + result.stderr
+    assert f"{variable} {expected}" in result.stdout + result.stderr
     assert list(superset_home.iterdir()) == [], "bootstrap created Superset's metadata before refusing"
+
+
+AIRFLOW_LOGINS = {"ADMIN": "admin", "VIEWER": "viewer", "OP": "engineer"}
 
 
 @pytest.fixture
 def airflow_env(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIME_DASHBOARD_AIRFLOW_ADMIN")}
+    """An Airflow home with the three logins configured as scripts/env.sh does, each with a strong password."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIME_DASHBOARD_AIRFLOW_")}
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow"),
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",  # user admin, role admin
+               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer,engineer:op",
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(tmp_path / "airflow" / "passwords.json"))
+    env.update({f"ANIME_DASHBOARD_AIRFLOW_{key}_PASSWORD": secrets.token_urlsafe(18) for key in AIRFLOW_LOGINS})
     (tmp_path / "airflow").mkdir()
     return env
 
 
+@pytest.mark.parametrize("login", AIRFLOW_LOGINS)
 @pytest.mark.parametrize("password", [None, "airflow", "admin", "Sh0rt-pass1"])
-def test_airflow_admin_refuses_a_missing_or_weak_password_and_writes_no_password_file(airflow_env, password):
+def test_airflow_users_refuses_a_missing_or_weak_password_and_writes_no_password_file(airflow_env, login,
+                                                                                       password):
+    variable = f"ANIME_DASHBOARD_AIRFLOW_{login}_PASSWORD"
+    airflow_env.pop(variable)
     if password is not None:
-        airflow_env["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"] = password
-    result = anime_dashboard(airflow_env, "airflow-admin")
+        airflow_env[variable] = password
+    result = anime_dashboard(airflow_env, "airflow-users")
     assert result.returncode != 0
     expected = "is not set" if password is None else "is too weak"
-    assert f"ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD {expected}" in result.stdout + result.stderr
+    assert f"{variable} {expected}" in result.stdout + result.stderr
     assert not Path(airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).exists()
 
 
-def test_airflow_admin_writes_a_strong_password_where_the_api_server_reads_it(airflow_env):
-    password = secrets.token_urlsafe(18)
-    airflow_env["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"] = password
-    result = anime_dashboard(airflow_env, "airflow-admin")
+def test_airflow_users_writes_strong_passwords_where_the_api_server_reads_them(airflow_env):
+    result = anime_dashboard(airflow_env, "airflow-users")
     assert result.returncode == 0, result.stdout + result.stderr
     path = Path(airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    assert json.loads(path.read_text()) == {"admin": password}
+    assert json.loads(path.read_text()) == {user: airflow_env[f"ANIME_DASHBOARD_AIRFLOW_{key}_PASSWORD"]
+                                            for key, user in AIRFLOW_LOGINS.items()}
     assert path.stat().st_mode & 0o077 == 0, "the passwords file is readable by others"
+    for secret in json.loads(path.read_text()).values():
+        assert secret not in result.stdout + result.stderr, "a password was printed"
+
+
+def test_airflow_users_refuses_a_login_configured_with_another_role(airflow_env):
+    airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = "admin:admin,viewer:op,engineer:op"
+    result = anime_dashboard(airflow_env, "airflow-users")
+    assert result.returncode != 0
+    assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin,viewer:viewer,engineer:op" in result.stderr
+    assert not Path(airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).exists()

@@ -34,6 +34,8 @@ YESTERDAY = TODAY - timedelta(days=1)
 class RunningSuperset:
     url: str
     client: object  # anime_dashboard.dashboards.client.SupersetClient, logged in as the admin
+    analyst: object  # ... as the analyst login (role Analyst)
+    service: object  # ... as the pipeline's service login (role Pipeline)
     settings: object  # anime_dashboard.dashboards.server.SupersetSettings
     cache_prefix: str
     warehouse_db: str
@@ -105,6 +107,10 @@ def superset(bi_warehouse, warehouse_db):
         "ANIME_DASHBOARD_SUPERSET_PORT": str(port),
         "ANIME_DASHBOARD_SUPERSET_HOST": "127.0.0.1",
         "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        "ANIME_DASHBOARD_SUPERSET_ANALYST_USER": "analyst",
+        "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD": secrets.token_urlsafe(18),
+        "ANIME_DASHBOARD_SUPERSET_SERVICE_USER": "pipeline",
+        "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD": secrets.token_urlsafe(18),
         "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": prefix,
         "ANIME_DASHBOARD_ANALYST_USER": analyst,
         "ANIME_DASHBOARD_ANALYST_PASSWORD": secrets.token_urlsafe(18),
@@ -129,7 +135,9 @@ def superset(bi_warehouse, warehouse_db):
         assert cli.main(["superset-import"]) == 0, "anime-dashboard superset-import failed"
         (database,) = [d for d in client.list_all("database", ["id", "database_name"])
                        if d["database_name"] == "AnimeDashboard warehouse"]
-        yield RunningSuperset(s.url, client, s, prefix, warehouse_db, database["id"], log_path)
+        yield RunningSuperset(s.url, client, SupersetClient(s.url, s.analyst_user, s.analyst_password),
+                              SupersetClient(s.url, s.service_user, s.service_password), s, prefix, warehouse_db,
+                              database["id"], log_path)
     finally:
         if proc is not None:
             os.killpg(proc.pid, 15)

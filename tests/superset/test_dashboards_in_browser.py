@@ -1,5 +1,5 @@
 """Each dashboard in headless Chromium (Debian's /usr/bin/chromium driven by Playwright; no browser is
-downloaded): log in, open it, wait until every chart has rendered, fail on any chart error, save a
+downloaded): log in as the analyst, open it, wait until every chart has rendered, fail on any chart error, save a
 screenshot (into ANIME_DASHBOARD_SCREENSHOT_DIR; `make screenshots` writes docs/screenshots/)."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def browser_page(superset, browser):
 
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
-    login(page, superset.url, superset.settings.admin_user, superset.settings.admin_password)
+    login(page, superset.url, superset.settings.analyst_user, superset.settings.analyst_password)  # as analysts see it
     yield page
     context.close()
 
@@ -40,3 +40,18 @@ def test_the_dashboard_renders_every_chart_without_an_error_in_a_real_browser(su
     assert result["rendered"] == expected, f"{slug}: {result['rendered']} of {expected} rendered ({shot})"
     # a page with its charts painted is 140-320 kB as PNG; a blank grid (a capture before paint) ~50 kB
     assert shot.stat().st_size > 100_000, f"{shot} looks blank ({shot.stat().st_size} bytes)"
+
+
+def test_sql_lab_opens_on_the_warehouse_and_the_analytics_schema_for_the_analyst(superset, browser_page):
+    """The analyst's first visit: a tab on the warehouse database and the analytics schema, holding the first
+    saved query (superset-import made it); a new tab opens there too (SQLLAB_DEFAULT_DBID, the one schema the
+    role sees)."""
+    from superset_browser import sql_lab_selection
+
+    first = sql_lab_selection(browser_page, superset.url)
+    assert (first["database"], first["schema"]) == ("AnimeDashboard warehouse", "analytics"), first
+    assert first["tabs"] >= 1, first
+
+    new = sql_lab_selection(browser_page, superset.url, new_tab=True)
+    assert (new["database"], new["schema"]) == ("AnimeDashboard warehouse", "analytics"), new
+    assert new["tabs"] > first["tabs"], (first, new)

@@ -226,7 +226,7 @@ def test_after_a_new_snapshot_lands_and_the_refresh_runs_every_chart_shows_it_fr
     s = superset.settings
     monkeypatch.setenv("AIRFLOW_CONN_SUPERSET", json.dumps(
         {"conn_type": "http", "host": s.host, "port": s.port, "schema": "http",
-         "login": s.admin_user, "password": s.admin_password}))
+         "login": s.service_user, "password": s.service_password}))  # the service login, as make run sets it
     refresh = dags["analytics_refresh"].test()
     assert refresh.state == "success"
     ti_states = {ti.task_id: ti.state for ti in refresh.get_task_instances()}

@@ -25,7 +25,11 @@ from anime_dashboard.settings import PREFIX
 
 BUNDLE_ROOT = "anime_dashboard_assets"
 MASKED_PASSWORD = "XXXXXXXXXX"  # what Superset itself writes in exports
-KINDS = ("databases", "datasets", "charts", "dashboards")
+KINDS = ("databases", "datasets", "charts", "dashboards", "queries")
+# SQL Lab's saved queries (queries/, Superset's own folder name for them) are not in the bundle the admin
+# imports: Superset shows a saved query only to the user who created it, so the analyst login imports them
+# (saved_queries_bundle, POST /api/v1/saved_query/import/) and owns them.
+ADMIN_KINDS = ("databases", "datasets", "charts", "dashboards")
 
 
 class AssetError(ValueError):
@@ -86,10 +90,10 @@ def check_assets(configs: dict[str, dict[str, Any]]) -> None:
         seen[uuid] = rel
         by_kind[kind][uuid] = cfg
     for rel, cfg in configs.items():
-        if rel.startswith("datasets/") and str(cfg.get("database_uuid")) not in by_kind["databases"]:
+        if rel.startswith(("datasets/", "queries/")) and str(cfg.get("database_uuid")) not in by_kind["databases"]:
             raise AssetError(f"{rel}: database_uuid {cfg.get('database_uuid')} is not in databases/")
-        if rel.startswith("datasets/") and cfg.get("schema") != "analytics":
-            raise AssetError(f"{rel}: datasets must sit on the analytics schema, not {cfg.get('schema')!r}")
+        if rel.startswith(("datasets/", "queries/")) and cfg.get("schema") != "analytics":
+            raise AssetError(f"{rel}: {rel.split('/')[0]} must sit on the analytics schema, not {cfg.get('schema')!r}")
         if rel.startswith("charts/"):
             if str(cfg.get("dataset_uuid")) not in by_kind["datasets"]:
                 raise AssetError(f"{rel}: dataset_uuid {cfg.get('dataset_uuid')} is not in datasets/")
@@ -118,11 +122,25 @@ def _serialise(rel: str, cfg: dict[str, Any], warehouse: Warehouse) -> dict[str,
 
 
 def build_bundle(warehouse: Warehouse, directory: Path | None = None) -> tuple[bytes, dict[str, str]]:
-    """The import ZIP and the ``passwords`` map to send with it (POST /api/v1/assets/import/)."""
+    """The import ZIP and the ``passwords`` map to send with it (POST /api/v1/assets/import/): everything
+    but the saved queries."""
+    return _bundle(warehouse, directory, ADMIN_KINDS, "assets")
+
+
+def saved_queries_bundle(warehouse: Warehouse, directory: Path | None = None) -> bytes:
+    """The ZIP of the saved queries (with the database they run on, which must exist already) for
+    POST /api/v1/saved_query/import/, sent as the analyst: no password goes with it."""
+    return _bundle(warehouse, directory, ("databases", "queries"), "SavedQuery")[0]
+
+
+def _bundle(warehouse: Warehouse, directory: Path | None, kinds: tuple[str, ...],
+            bundle_type: str) -> tuple[bytes, dict[str, str]]:
     configs = load_assets(directory)
     check_assets(configs)
+    configs = {rel: cfg for rel, cfg in configs.items() if rel == "metadata.yaml" or rel.split("/", 1)[0] in kinds}
     configs["metadata.yaml"] = {
         **configs["metadata.yaml"],
+        "type": bundle_type,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     buf = io.BytesIO()

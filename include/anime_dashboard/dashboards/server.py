@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from anime_dashboard.settings import PREFIX, is_weak_password
+from anime_dashboard.settings import PREFIX, PasswordError, login_password
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PORT = 8088
@@ -32,28 +32,54 @@ class SupersetSettings:
     admin_password: str
     venv: Path
     home: Path
+    analyst_user: str = "analyst"
+    analyst_password: str = ""
+    service_user: str = "pipeline"
+    service_password: str = ""
+
+    def logins(self) -> dict[str, tuple[str, str]]:
+        """{key of LOGINS: (user, password)}"""
+        return {"ADMIN": (self.admin_user, self.admin_password), "ANALYST": (self.analyst_user, self.analyst_password),
+                "SERVICE": (self.service_user, self.service_password)}
 
 
-def settings(require_password: bool = True) -> SupersetSettings:
-    """``ANIME_DASHBOARD_SUPERSET_*`` from the environment, read now."""
+# the logins bootstrap sets up, by the middle of their variables' names: ANIME_DASHBOARD_SUPERSET_<KEY>_USER
+# and _PASSWORD (superset/bootstrap.py gives each its role), with their default user names
+LOGINS = {"ADMIN": "admin", "ANALYST": "analyst", "SERVICE": "pipeline"}
+
+
+def _login(key: str, require_password: bool) -> tuple[str, str]:
+    user = os.environ.get(f"{PREFIX}SUPERSET_{key}_USER") or LOGINS[key]
+    if not require_password:
+        return user, os.environ.get(f"{PREFIX}SUPERSET_{key}_PASSWORD") or ""
+    try:
+        return user, login_password(f"SUPERSET_{key}_PASSWORD")
+    except PasswordError as exc:
+        raise SupersetSetupError(str(exc)) from exc
+
+
+def settings(require: tuple[str, ...] = tuple(LOGINS)) -> SupersetSettings:
+    """``ANIME_DASHBOARD_SUPERSET_*`` from the environment, read now; the logins of ``require`` (keys of
+    LOGINS) must have a strong password."""
     host = os.environ.get(PREFIX + "SUPERSET_HOST") or "127.0.0.1"
     port = int(os.environ.get(PREFIX + "SUPERSET_PORT") or DEFAULT_PORT)
-    password = os.environ.get(PREFIX + "SUPERSET_ADMIN_PASSWORD") or ""
-    if require_password:
-        if not password:
-            raise SupersetSetupError(
-                f"{PREFIX}SUPERSET_ADMIN_PASSWORD is not set: set it, or let `make run` generate one into .env")
-        if is_weak_password(password):
-            raise SupersetSetupError(f"{PREFIX}SUPERSET_ADMIN_PASSWORD is too weak: use 12+ characters, "
-                                     "not a default such as admin")
+    logins = {key: _login(key, key in require) for key in LOGINS}
+    users = [user for user, _ in logins.values()]
+    if len(set(users)) < len(users):
+        raise SupersetSetupError(f"the Superset admin, analyst and service logins need three different user names "
+                                 f"(ANIME_DASHBOARD_SUPERSET_*_USER: {', '.join(users)}): each has its own role")
     return SupersetSettings(
         url=(os.environ.get(PREFIX + "SUPERSET_URL") or f"http://{host}:{port}").rstrip("/"),
         host=host,
         port=port,
-        admin_user=os.environ.get(PREFIX + "SUPERSET_ADMIN_USER") or "admin",
-        admin_password=password,
+        admin_user=logins["ADMIN"][0],
+        admin_password=logins["ADMIN"][1],
         venv=Path(os.environ.get(PREFIX + "SUPERSET_VENV") or ROOT / ".venv-superset"),
         home=Path(os.environ.get(PREFIX + "SUPERSET_HOME") or ROOT / ".superset"),
+        analyst_user=logins["ANALYST"][0],
+        analyst_password=logins["ANALYST"][1],
+        service_user=logins["SERVICE"][0],
+        service_password=logins["SERVICE"][1],
     )
 
 
@@ -71,8 +97,23 @@ def superset_env(s: SupersetSettings) -> dict[str, str]:
     return env
 
 
+def warehouse_database() -> str:
+    """The warehouse's Postgres database name, which Superset 6 calls its catalog and names in SQL Lab's schema
+    permissions (superset/roles/): ``ANIME_DASHBOARD_SUPERSET_WAREHOUSE_DB``, else AIRFLOW_CONN_WAREHOUSE's."""
+    name = os.environ.get(PREFIX + "SUPERSET_WAREHOUSE_DB")
+    if not name and os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
+        from anime_dashboard.warehouse.db import connection_params
+
+        name = connection_params().get("dbname")
+    if not name:
+        raise SupersetSetupError(f"{PREFIX}SUPERSET_WAREHOUSE_DB is not set (nor AIRFLOW_CONN_WAREHOUSE): the "
+                                 "analysts' role names the warehouse's Postgres database")
+    return name
+
+
 def bootstrap(s: SupersetSettings) -> list[str]:
-    """db upgrade, the admin user (password from the environment; reset to it if the user exists), init.
+    """db upgrade, the admin user (password from the environment; reset to it if the user exists), init, the
+    roles of superset/roles/ and the analyst's and the service's logins.
 
     Superset's own CLI commands, run in one Superset process (superset/bootstrap.py), not three. Idempotent.
     Returns what it did, one line per step."""
@@ -82,7 +123,9 @@ def bootstrap(s: SupersetSettings) -> list[str]:
         raise SupersetSetupError(f"{s.venv / 'bin' / 'superset'} is missing: `make install` builds Superset's "
                                  "virtualenv")
     env = superset_env(s)
-    env[PREFIX + "SUPERSET_ADMIN_PASSWORD"] = s.admin_password
+    env[PREFIX + "SUPERSET_WAREHOUSE_DB"] = warehouse_database()
+    for key, (user, password) in s.logins().items():
+        env[f"{PREFIX}SUPERSET_{key}_USER"], env[f"{PREFIX}SUPERSET_{key}_PASSWORD"] = user, password
     proc = subprocess.run([str(python), str(BOOTSTRAP), s.admin_user], env=env, capture_output=True, text=True,
                           check=False)
     out = proc.stdout + proc.stderr
