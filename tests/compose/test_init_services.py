@@ -235,7 +235,7 @@ def test_postgres_init_script_creates_the_three_owners_and_databases_and_can_rer
 def test_airflow_init_sets_up_airflow_and_the_warehouse_twice_in_a_row(stack):
     stack.ensure_postgres()
     first = _ok(stack.run("airflow-init"), "airflow-init")
-    assert "Airflow admin password written" in first
+    assert "Airflow logins admin (admin), viewer (viewer), engineer (op): passwords written" in first
     _ok(stack.run("airflow-init"), "airflow-init, second run")  # every `docker compose up` runs it again
     env = stack.env("airflow-worker")
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
