@@ -324,18 +324,9 @@ DEFAULT_IS_RIGHT = {
 }
 # (service, variable): read by code that this service never runs
 NOT_NEEDED_BY = {
-    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "serving needs no login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_USER"): "the worker needs no login",
-    ("superset", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "serving needs no login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"): "the worker needs no login",
-    ("superset", "ANIME_DASHBOARD_SUPERSET_ANALYST_USER"): "serving needs no login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ANALYST_USER"): "the worker needs no login",
-    ("superset", "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"): "serving needs no login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"): "the worker needs no login",
-    ("superset", "ANIME_DASHBOARD_SUPERSET_SERVICE_USER"): "serving needs no login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_SERVICE_USER"): "the worker needs no login",
-    ("superset", "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD"): "serving needs no login",
-    ("superset-worker", "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD"): "the worker needs no login",
+    **{(svc, f"ANIME_DASHBOARD_SUPERSET_{login}_{part}"): "serving and the worker need no login"
+       for svc in ("superset", "superset-worker") for login in ("ADMIN", "ANALYST", "SERVICE")
+       for part in ("USER", "PASSWORD")},
     ("superset-init", "ANIME_DASHBOARD_SUPERSET_CELERY_BROKER_URL"): "bootstrap starts no worker",
     **{(svc, "AIRFLOW_CONN_WAREHOUSE"): "only when ANIME_DASHBOARD_SUPERSET_WAREHOUSE_DB is unset (compose sets it)"
        for svc in ("superset", "superset-init", "superset-worker")},
