@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUPERSET_VENV ?= .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
-.PHONY: compose-env compose-config chromium bench bench-tests run test test-fast install replay docs screenshots history freeze freeze-superset clean
+.PHONY: compose-env compose-config compose-engine docker-packages compose-base-images wheelhouse compose-build compose-up compose-down chromium bench bench-tests run test test-fast install replay docs screenshots history freeze freeze-superset clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -18,7 +18,7 @@ test: install ## the whole test suite against the local Postgres and Redis
 test-fast: install ## what to run while working: all but the real scheduler, the compose init services and benchmark smoke
 	VENV=$(abspath $(VENV)) scripts/test.sh -m "not scheduler and not compose and not slow"
 
-install: $(STAMP) $(SUPERSET_STAMP) chromium
+install: $(STAMP) $(SUPERSET_STAMP) chromium docker-packages
 
 # The browser test drives Debian's chromium (never a downloaded browser); installed here when we can.
 chromium:
@@ -63,15 +63,45 @@ history: install ## synthetic history into the warehouse: make history DAYS=365 
 	. scripts/env.sh && anime-dashboard history --days $${DAYS:-60}
 
 freeze: install ## rewrite requirements.txt from the environment (after a deliberate upgrade)
-	{ sed -n '1,3p' requirements.txt; $(VENV)/bin/pip freeze --exclude-editable | grep -v '^anime-dashboard'; } > requirements.txt.new
+	{ sed -n '1,3p' requirements.txt; { $(VENV)/bin/pip freeze --exclude-editable | grep -v '^anime-dashboard'; \
+	  grep ' ; python' requirements.txt; } | sort -f; } > requirements.txt.new  # marker pins kept: the images' Python
 	mv requirements.txt.new requirements.txt
 
 freeze-superset: install ## rewrite superset/requirements.txt from .venv-superset (after a deliberate upgrade)
-	{ sed -n '1,3p' superset/requirements.txt; $(SUPERSET_VENV)/bin/pip freeze; } > superset/requirements.txt.new
+	{ sed -n '1,3p' superset/requirements.txt; { $(SUPERSET_VENV)/bin/pip freeze; \
+	  grep ' ; python' superset/requirements.txt; } | sort -f; } > superset/requirements.txt.new
 	mv superset/requirements.txt.new superset/requirements.txt
 
 compose-env: ## docker compose: generate every missing secret of .env.example into .env (never printed)
 	scripts/compose-env.sh
+
+# docker compose: Debian's docker.io and docker-compose (the compose tests read the file through
+# `docker-compose config`; the boot test starts dockerd itself when it is not running)
+docker-packages:
+	@scripts/docker-engine.sh --packages-only
+
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+AIRFLOW_IMAGE  := anime-dashboard-airflow:3.3.2
+SUPERSET_IMAGE := anime-dashboard-superset:6.1.0
+
+compose-engine: ## a running Docker engine: installs docker.io and docker-compose and starts dockerd (as root) when missing
+	scripts/docker-engine.sh
+
+compose-base-images: compose-engine ## the images' bases: pulled, or stand-ins built from Debian's packages (no registry)
+	scripts/base-images.sh
+
+wheelhouse: install ## build/wheelhouse: every pinned package as a wheel, built on this host (the images install from it offline)
+	VENV=$(abspath $(VENV)) scripts/wheelhouse.sh
+
+compose-build: compose-base-images wheelhouse ## both images (docker-compose.yaml's names), from the wheelhouse
+	docker build -q -f docker/airflow/Dockerfile -t $(AIRFLOW_IMAGE) .
+	docker build -q -f docker/superset/Dockerfile -t $(SUPERSET_IMAGE) .
+
+compose-up: compose-env compose-build ## the whole stack: docker compose up -d (COMPOSE_PROFILES=offline: with the Jikan replay)
+	$(COMPOSE) up -d
+
+compose-down: ## stop the stack (data kept; docker compose down -v removes it)
+	$(COMPOSE) down
 
 compose-config: install ## docker-compose.yaml checked without Docker: Compose schema, secrets, pins, entry points
 	VENV=$(abspath $(VENV)) scripts/test.sh tests/compose

@@ -1,9 +1,13 @@
-"""docker-compose.yaml as Compose reads it, without a Docker engine: YAML (anchors, merge keys) and variable
-interpolation as the Compose Specification defines it (``$$``, ``$VAR``, ``${VAR}``, ``${VAR:-default}``,
-``${VAR-default}``, ``${VAR:?error}``, ``${VAR?error}``, ``${VAR:+alt}``)."""
+"""docker-compose.yaml as Compose reads it: ``load(env)`` is `docker-compose config` (interpolation, the
+``${VAR:?message}`` errors, the file's validation) with exactly ``env`` as its variables, plus the helpers the
+checks Compose does not make read the file with (pins, secrets, health checks, entry points)."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,52 +22,36 @@ _VAR = re.compile(r"\$(?:(?P<escaped>\$)|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)|\{(?P<
 _BRACED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:-|-|:\?|\?|:\+|\+)(?P<arg>.*))?$", re.S)
 
 
-class InterpolationError(ValueError):
-    """What `docker compose` stops with: a required variable is unset (its message), or bad syntax."""
+class ComposeConfigError(ValueError):
+    """`docker-compose config` refused the file with these variables (a required one unset, bad syntax)."""
 
 
-def _substitute(text: str, env: dict[str, str]) -> str:
-    def one(m: re.Match) -> str:
-        if m.group("escaped"):
-            return "$"
-        if m.group("bare"):
-            return env.get(m.group("bare"), "")
-        if "$" in m.group("braced"):
-            raise InterpolationError(f"nested interpolation in {m.group(0)!r} is not supported by this checker")
-        spec = _BRACED.match(m.group("braced"))
-        if not spec:
-            raise InterpolationError(f"invalid interpolation format for {m.group(0)!r}")
-        name, op, arg = spec.group("name"), spec.group("op"), spec.group("arg")
-        value = env.get(name)
-        if op is None:
-            return value or ""
-        if op == ":-":
-            return value if value else _substitute(arg, env)
-        if op == "-":
-            return value if value is not None else _substitute(arg, env)
-        if op == ":?":
-            if not value:
-                raise InterpolationError(f"required variable {name} is missing a value: {arg}")
-            return value
-        if op == "?":
-            if value is None:
-                raise InterpolationError(f"required variable {name} is missing a value: {arg}")
-            return value
-        if op == ":+":
-            return _substitute(arg, env) if value else ""
-        return _substitute(arg, env) if value is not None else ""
-
-    return _VAR.sub(one, text)
+def compose_command() -> list[str]:
+    """`docker compose` (v2) where the plugin is installed, else Debian's `docker-compose` (1.29)."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if not legacy:
+        raise RuntimeError("neither `docker compose` nor `docker-compose` is installed: make install (as root) "
+                           "installs Debian's docker-compose")
+    return [legacy]
 
 
-def interpolate(node: Any, env: dict[str, str]) -> Any:
-    if isinstance(node, str):
-        return _substitute(node, env)
-    if isinstance(node, list):
-        return [interpolate(v, env) for v in node]
-    if isinstance(node, dict):
-        return {k: interpolate(v, env) for k, v in node.items()}
-    return node
+def load(env: dict[str, str], profiles: tuple[str, ...] = ("offline",)) -> dict:
+    """The file as Compose runs it with ``env`` as the only variables (no shell, no .env): `docker-compose
+    config`. Raises ComposeConfigError with Compose's own message when it refuses."""
+    with tempfile.TemporaryDirectory(prefix="ad_compose_config_") as tmp:
+        empty = Path(tmp) / "env"
+        empty.write_text("", encoding="utf-8")
+        argv = compose_command() + ["--env-file", str(empty), "-f", str(COMPOSE_FILE)]
+        for profile in profiles:
+            argv += ["--profile", profile]
+        proc = subprocess.run(argv + ["config"], env={"PATH": os.environ["PATH"], "HOME": tmp, **env}, cwd=tmp,
+                              capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise ComposeConfigError(proc.stderr.strip() or proc.stdout.strip())
+    return yaml.safe_load(proc.stdout)
 
 
 def raw_text() -> str:
@@ -73,11 +61,6 @@ def raw_text() -> str:
 def load_raw() -> dict:
     """The file as YAML: anchors and ``<<`` merges resolved, variables not yet interpolated."""
     return yaml.safe_load(raw_text())
-
-
-def load(env: dict[str, str]) -> dict:
-    """The file as `docker compose config` would see it with ``env`` (.env plus the shell)."""
-    return interpolate(load_raw(), env)
 
 
 def referenced_variables() -> dict[str, list[str]]:

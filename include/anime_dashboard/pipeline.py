@@ -8,6 +8,7 @@ upsert   -> the staged batch becomes the snapshot of (type, date), metrics besid
 from __future__ import annotations
 
 import logging
+import socket
 from datetime import date, datetime, timedelta, timezone
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -77,8 +78,9 @@ def extract(snapshot: SnapshotType, *, conn, dag_id: str, run_id: str, snapshot_
         conn, dag_id=dag_id, run_id=run_id, snapshot_type=snapshot.name, snapshot_date=snapshot_date,
         params=snapshot.params, max_pages=snapshot.max_pages, pages=pages, stats=client.stats, started_at=started,
         finished_at=datetime.now(timezone.utc))
-    log.info("%s %s: landed batch %s, %d pages, %d records, %s", snapshot.name, snapshot_date, batch_id,
-             len(pages), received, client.stats.as_dict())
+    # the host names the Celery worker (several may run): Airflow's task log does not say where it ran
+    log.info("%s %s: landed batch %s, %d pages, %d records, %s, on host %s", snapshot.name, snapshot_date, batch_id,
+             len(pages), received, client.stats.as_dict(), socket.gethostname())
     return {"batch_id": batch_id, "snapshot_date": snapshot_date.isoformat(), "pages": len(pages),
             "received": received, **client.stats.as_dict()}
 

@@ -1,8 +1,7 @@
-"""docker-compose.yaml is a valid, complete production deployment - checked without a Docker engine.
-
-The Compose schema, the secrets, the image pins, health checks and start order, the Redis split, and that
-every setting the code reads reaches the services that run it. tests/compose/test_init_services.py runs the
-init services' own commands on this machine.
+"""docker-compose.yaml is a valid, complete production deployment: the file as `docker-compose config` reads it
+(interpolation, required secrets, Compose's own validation), and what Compose does not check: the Compose
+schema, secrets never in the file, the image pins and bases, health checks and start order, the Redis split,
+and that every setting the code reads reaches the services that run it. tests/compose/test_boot.py boots it.
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from compose_file import (command_text, dockerfile, env_example, interpolate, InterpolationError, load, load_raw,
+from compose_file import (ComposeConfigError, command_text, dockerfile, env_example, load, load_raw,
                           referenced_variables, service_env)
 from support import ROOT
 
@@ -140,10 +139,10 @@ def test_every_secret_is_required_wherever_it_is_used():
 def test_compose_stops_with_a_clear_message_when_a_secret_is_unset(missing):
     env = secret_env()
     env.pop(missing)
-    with pytest.raises(InterpolationError, match=rf"{missing} is missing a value: {missing} is not set - see \.env\.example"):
+    with pytest.raises(ComposeConfigError, match=rf"{missing} is not set - see \.env\.example"):
         load(env)
     env[missing] = ""  # an empty NAME= line, as in .env.example, is unset too
-    with pytest.raises(InterpolationError, match=missing):
+    with pytest.raises(ComposeConfigError, match=rf"{missing} is not set"):
         load(env)
 
 
@@ -164,42 +163,64 @@ def test_no_password_or_key_is_written_into_the_file(compose):
 
 # --- images --------------------------------------------------------------------------------------------------
 
+def _python_of(venv: str) -> str:
+    import subprocess
+
+    return subprocess.run([str(ROOT / venv / "bin" / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _installs_offline_from_the_wheelhouse(text: str, requirements: str) -> None:
+    assert "COPY build/wheelhouse/ /wheelhouse/" in text
+    assert re.search(rf"pip install --no-cache-dir --no-index --find-links /wheelhouse -r {re.escape(requirements)}",
+                     text), f"{requirements} must be installed from the wheelhouse, offline"
+    assert "--no-index --find-links /wheelhouse --no-deps -e ." in text
+    # the wheels stay in the build stage: the image's own stage copies the virtualenv, not the wheelhouse
+    final = text.split("\nFROM ")[-1]
+    assert "/wheelhouse" not in final and "COPY --from=build" in final
+    assert "apt-get" not in text and "curl" not in text, "no network and no build tools inside a build"
+
+
 def test_airflow_image_is_exactly_the_pinned_airflow_and_installs_requirements_txt(compose):
     pins = requirement_pins(ROOT / "requirements.txt")
     args, froms, text = dockerfile(ROOT / "docker" / "airflow" / "Dockerfile")
-    assert args["AIRFLOW_VERSION"] == pins["apache-airflow"]
-    assert froms == [f"apache/airflow:slim-{pins['apache-airflow']}-python{args['PYTHON_VERSION']}"]
-    assert re.search(r'pip install[^\n]*"apache-airflow==\$\{AIRFLOW_VERSION\}" -r requirements\.txt', text)
-    assert "COPY --chown=airflow:0 requirements.txt" in text
+    python = _python_of(".venv")
+    assert froms == [args["PYTHON_BASE"]] * 2 and args["PYTHON_BASE"] == f"python:{python}-slim-bookworm", \
+        "the image's Python must be the one requirements.txt was frozen (and is tested) with"
+    _installs_offline_from_the_wheelhouse(text, "requirements.txt")
+    assert 'ENTRYPOINT ["airflow"]' in text
     for name in AIRFLOW_IMAGE_SERVICES:
         service = compose["services"][name]
         assert service["image"] == f"anime-dashboard-airflow:{pins['apache-airflow']}", name
         assert service["build"]["dockerfile"] == "docker/airflow/Dockerfile"
-        assert service["build"]["args"]["AIRFLOW_VERSION"] == pins["apache-airflow"]
-        assert service["build"]["args"]["PYTHON_VERSION"] == args["PYTHON_VERSION"]
-    import sys
-
-    assert args["PYTHON_VERSION"] == f"{sys.version_info.major}.{sys.version_info.minor}", \
-        "the image's Python must be the one requirements.txt was frozen (and is tested) with"
+        assert service["build"]["args"]["PYTHON_BASE"] == args["PYTHON_BASE"]
 
 
 def test_superset_image_installs_superset_requirements_txt_verbatim(compose):
     pins = requirement_pins(ROOT / "superset" / "requirements.txt")
     args, froms, text = dockerfile(ROOT / "docker" / "superset" / "Dockerfile")
-    assert froms == [f"python:{args['PYTHON_VERSION']}-slim-bookworm"]
-    assert "pip install --no-cache-dir -r superset/requirements.txt" in text
-    assert "--no-deps -e ." in text
+    assert froms == [args["PYTHON_BASE"]] * 2 and args["PYTHON_BASE"] == f"python:{_python_of('.venv-superset')}-slim-bookworm", \
+        "the Superset image's Python must be the one .venv-superset (the tested one) runs"
+    _installs_offline_from_the_wheelhouse(text, "superset/requirements.txt")
+    for module in (ROOT / "superset").glob("*.py"):  # bootstrap.py imports access.py: every module goes in
+        assert f"superset/{module.name}" in text, f"the Superset image lacks superset/{module.name}"
     for name in SUPERSET_SERVICES:
         service = compose["services"][name]
         assert service["image"] == f"anime-dashboard-superset:{pins['apache-superset']}", name
-        assert service["build"]["args"]["PYTHON_VERSION"] == args["PYTHON_VERSION"]
-    import subprocess
+        assert service["build"]["args"]["PYTHON_BASE"] == args["PYTHON_BASE"]
 
-    venv_python = subprocess.run([str(ROOT / ".venv-superset" / "bin" / "python"), "-c",
-                                  "import platform; print(platform.python_version())"],
-                                 capture_output=True, text=True, check=True).stdout.strip()
-    assert args["PYTHON_VERSION"].split(".")[:2] == venv_python.split(".")[:2], \
-        "the Superset image's Python must be the one .venv-superset (the tested one) runs"
+
+def test_make_compose_build_and_the_base_images_cover_every_image_the_file_runs(compose):
+    """`make compose-build` tags what the services run; `make compose-base-images` makes every image the
+    file or a Dockerfile starts from present (pulled, or a stand-in where there is no registry)."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    built = {m.group(1) for m in re.finditer(r"^(?:AIRFLOW|SUPERSET)_IMAGE\s*:=\s*(\S+)", makefile, re.M)}
+    assert built == {s["image"] for s in compose["services"].values() if "build" in s}
+    bases = {f for df in ROOT.glob("docker/*/Dockerfile") for f in dockerfile(df)[1]}
+    bases |= {s["image"] for s in compose["services"].values() if "build" not in s}
+    script = (ROOT / "scripts" / "base-images.sh").read_text(encoding="utf-8")
+    stood_in = set(re.findall(r'^\s+\["([^"]+)"\]=', script, re.M))
+    assert stood_in == bases, "scripts/base-images.sh must know every base image (and only those)"
 
 
 def test_postgres_and_redis_images_are_the_majors_the_tests_run_against(compose):
@@ -218,13 +239,24 @@ def test_postgres_and_redis_images_are_the_majors_the_tests_run_against(compose)
 
 # --- health checks and start order ---------------------------------------------------------------------------
 
-def test_every_long_running_service_has_a_health_check(compose):
+# what each image has to run a health check with (no curl in either of ours, nor in the Python base)
+CHECK_TOOLS = {"postgres": "pg_isready", "redis": "redis-cli", "superset": "python",
+               "superset-worker": "/opt/anime_dashboard/.venv-superset/bin/celery"}
+
+
+def test_every_long_running_service_has_a_health_check_its_image_can_run(compose):
     for name, service in compose["services"].items():
         if name in ONE_SHOT:
             assert service["restart"] == "no", name
             continue
-        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        test = service.get("healthcheck", {}).get("test")
+        assert test, f"{name} has no health check"
         assert service["restart"] == "unless-stopped", name
+        tool = test[1] if test[0] == "CMD" else shlex.split(test[1])[0]
+        allowed = CHECK_TOOLS.get(name, {"python", "airflow", "celery"})
+        assert tool in ({allowed} if isinstance(allowed, str) else allowed), f"{name}'s health check runs {tool}"
+        if name in AIRFLOW_IMAGE_SERVICES or name in SUPERSET_SERVICES:
+            assert service.get("init") is True, f"{name}: tini as PID 1 forwards signals and reaps processes"
 
 
 def test_dependencies_wait_for_health_or_completion(compose):
@@ -249,9 +281,9 @@ def test_dependencies_wait_for_health_or_completion(compose):
 
 def test_postgres_and_logs_live_in_named_volumes(compose):
     assert set(compose["volumes"]) >= {"postgres-data", "airflow-logs", "redis-data", "superset-home"}
-    assert "postgres-data:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+    assert "postgres-data:/var/lib/postgresql/data:rw" in compose["services"]["postgres"]["volumes"]
     for name in AIRFLOW_TASK_SERVICES - {"superset-import"}:
-        assert "airflow-logs:/opt/airflow/logs" in compose["services"][name]["volumes"], name
+        assert "airflow-logs:/opt/airflow/logs:rw" in compose["services"][name]["volumes"], name
 
 
 # --- Redis and settings --------------------------------------------------------------------------------------
@@ -455,22 +487,6 @@ def test_init_services_run_the_same_entry_points_as_the_local_main_job(compose):
     for name in ("airflow-users", "setup", "superset-bootstrap", "superset-serve", "superset-worker",
                  "superset-import"):
         assert name in cli.__doc__
-
-
-def test_the_interpolation_follows_the_compose_specification():
-    env = {"SET": "v", "EMPTY": ""}
-    cases = {"$$SET": "$SET", "$SET": "v", "${SET}": "v", "${UNSET}": "", "${UNSET:-d}": "d", "${EMPTY:-d}": "d",
-             "${EMPTY-d}": "", "${UNSET-d}": "d", "${SET:+alt}": "alt", "${UNSET:+alt}": "",
-             "a${SET}b$${SET}": "avb${SET}"}
-    for text, expected in cases.items():
-        assert interpolate(text, env) == expected, text
-    with pytest.raises(InterpolationError, match="UNSET is missing a value: boom"):
-        interpolate("${UNSET:?boom}", env)
-    with pytest.raises(InterpolationError, match="EMPTY"):
-        interpolate("${EMPTY:?boom}", env)
-    assert interpolate("${EMPTY?boom}", env) == ""
-    with pytest.raises(InterpolationError, match="nested"):  # docker-compose.yaml must not need it
-        interpolate("${UNSET:-${SET}}", env)
 
 
 def test_readme_documents_every_setting_the_code_reads():

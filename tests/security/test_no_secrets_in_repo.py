@@ -41,8 +41,6 @@ ALLOWLIST = [
     Allowed("tests/compose/test_compose_file.py", "published-default", "airflow:airflow",
             "test_no_password_or_key_is_written_into_the_file: asserts the compose file does NOT contain it"),
     Allowed("tests/compose/test_compose_file.py", "published-default", "admin:admin@", "the same list"),
-    Allowed("tests/compose/test_init_services.py", "weak-assignment", "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD=airflow",
-            "test_airflow_init_refuses_a_weak_admin_password: airflow-init must refuse it"),
     Allowed("tests/superset/test_superset_dashboards.py", "weak-assignment", "password=admin",
             "test_the_admin_password_comes_from_the_environment_and_admin_admin_is_refused: login must be 401"),
     # Throwaway literals a test needs as text (no system uses them).

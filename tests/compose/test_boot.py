@@ -1,0 +1,189 @@
+"""`docker compose up` boots the whole production stack in containers on this machine, and a snapshot runs
+through the Celery worker.
+
+Both images are built (`make compose-build`: base images pulled or stood in from Debian's packages, the
+wheelhouse, no network inside a build), then docker-compose.yaml runs with a generated env file and the offline
+profile (the Jikan replay as a container, at Jikan's own limits) under a project of this run's own. The tests
+run in order on one stack: boot, a snapshot on the Celery worker read back by the analyst from Postgres and
+Superset, SQL Lab through superset-worker, the init services refusing a weak password, `down` then `up -d`
+again, and `down -v` leaving nothing behind. The stack goes down with its volumes whatever happens.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import psycopg2
+import pytest
+import requests
+
+from compose_stack import ONE_SHOT, ComposeStack
+from support import RUN_TOKEN
+
+pytestmark = pytest.mark.compose  # builds images and boots 13 containers: make test-fast leaves it out
+
+DAG_ID = "jikan_airing"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = ComposeStack()
+    try:
+        s.build()
+        s.timings["first_up_s"] = s.up()
+        yield s
+    finally:
+        s.cleanup()
+        print(f"\ncompose boot timings: {s.timings}")
+
+
+def _airflow(stack: ComposeStack):
+    from anime_dashboard.airflow_api import AirflowApi
+
+    return AirflowApi(f"http://127.0.0.1:{stack.ports['AIRFLOW_PORT']}", "admin",
+                      stack.env["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"], timeout=60)
+
+
+def _analyst_pg(stack: ComposeStack):
+    """The warehouse as a BI tool reaches it: the published Postgres port, the read-only analyst role."""
+    return psycopg2.connect(host="127.0.0.1", port=stack.ports["POSTGRES_PORT"], dbname="anime_dashboard",
+                            user="analyst", password=stack.env["ANIME_DASHBOARD_ANALYST_PASSWORD"], connect_timeout=10)
+
+
+def _airing_rows(stack: ComposeStack) -> dict[str, int]:
+    with _analyst_pg(stack) as conn, conn.cursor() as cur:
+        cur.execute("SELECT snapshot_date::text, count(*) FROM analytics.latest_snapshot "
+                    "WHERE snapshot_type = 'airing' GROUP BY 1")
+        return dict(cur.fetchall())
+
+
+def _wait_run(api, dag_id: str, run_id: str, deadline: float) -> dict:
+    run = {}
+    while time.monotonic() < deadline:
+        run = next((r for r in api.runs(dag_id) if r["dag_run_id"] == run_id), {})
+        if run.get("state") in ("success", "failed"):
+            return run
+        time.sleep(3)
+    return run
+
+
+def test_every_service_is_healthy_and_the_one_shot_services_exited_0(stack):
+    states = stack.states()
+    assert set(states) == set(stack.config["services"]), states
+    for service, state in states.items():
+        assert state == ("exited 0" if service in ONE_SHOT else "healthy"), (service, state)
+    # the images are the two the compose file names, built here
+    images = {c["Config"]["Image"] for c in stack.containers().values()}
+    assert {"anime-dashboard-airflow:3.3.2", "anime-dashboard-superset:6.1.0"} <= images
+    assert "superset-import" in stack.logs("superset-import") and \
+        "5 saved queries" in stack.logs("superset-import", tail=200)
+
+
+def test_a_snapshot_runs_on_the_celery_worker_and_the_analyst_reads_it_from_postgres_and_superset(stack):
+    api = _airflow(stack)
+    deadline = time.monotonic() + 900
+    while api.dag(DAG_ID) is None:  # the dag-processor has to parse it first
+        assert time.monotonic() < deadline, f"{DAG_ID} never parsed:\n{stack.logs('airflow-dag-processor')}"
+        time.sleep(2)
+    run = api.trigger(DAG_ID)
+    t0 = time.monotonic()
+    run = _wait_run(api, DAG_ID, run["dag_run_id"], deadline)
+    stack.timings["airing_run_s"] = time.monotonic() - t0
+    tis = api.task_instances(DAG_ID, run["dag_run_id"])
+    assert run.get("state") == "success", f"{run}\n{[(t['task_id'], t['state']) for t in tis]}\n" \
+        f"{stack.logs('airflow-worker', 200)}"
+    assert {t["state"] for t in tis} == {"success"}, [(t["task_id"], t["state"]) for t in tis]
+
+    # on the Celery worker: every task instance's host is the worker container, and so says the task's log
+    worker = stack.containers()["airflow-worker"]
+    hostname = worker["Config"]["Hostname"]
+    assert {t["hostname"] for t in tis} == {hostname}, [(t["task_id"], t["hostname"]) for t in tis]
+    extract = next(t for t in tis if t["task_id"] == "extract")
+    assert extract["pool"] == "jikan_api"
+    log = api.request("GET", f"dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances/extract/logs/"
+                             f"{extract['try_number']}", params={"full_content": "true"})
+    landed = [e["event"] for e in log["content"] if "landed batch" in str(e.get("event"))]
+    assert landed and landed[0].endswith(f"on host {hostname}"), f"the extract's log does not name the worker " \
+        f"{hostname}: {landed or log['content'][:20]}"
+    assert "execute_workload" in stack.logs("airflow-worker", 400)
+
+    # the rows, as the analyst through the published Postgres port
+    today = datetime.now(timezone.utc).date().isoformat()
+    rows = _airing_rows(stack)
+    assert rows.get(today, 0) > 0, rows
+    stack.timings["airing_rows"] = rows[today]
+
+    # and through Superset's chart-data API as the analyst, after the Asset-triggered analytics_refresh
+    published = datetime.fromisoformat(run["end_date"])
+    refresh = None
+    while time.monotonic() < deadline:  # the refresh our run's publish triggered (or a later one)
+        refresh = next((r for r in api.runs("analytics_refresh")
+                        if datetime.fromisoformat(r["run_after"]) >= published - timedelta(seconds=30)), None)
+        if refresh and refresh["state"] in ("success", "failed"):
+            break
+        time.sleep(3)
+    assert refresh and refresh["state"] == "success" and refresh["run_type"] == "asset_triggered", refresh
+    from anime_dashboard.dashboards.client import SupersetClient
+
+    analyst = SupersetClient(f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}", "analyst",
+                             stack.env["ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"]).login()
+    today_ms = str(int(datetime.fromisoformat(today).replace(tzinfo=timezone.utc).timestamp() * 1000))
+    dated = []
+    for chart in analyst.list_all("chart", ["id", "slice_name"]):
+        data = str(analyst.chart_data(chart["id"]).get("data"))
+        if today in data or today_ms in data:
+            dated.append(chart["slice_name"])
+    assert dated, "no chart the analyst can open shows the new snapshot date"
+
+
+def test_superset_worker_runs_the_analysts_sql_lab_queries_asynchronously(stack):
+    from anime_dashboard.dashboards.client import SupersetClient
+
+    url = f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}"
+    analyst = SupersetClient(url, "analyst", stack.env["ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"]).login()
+    (db_id,) = [d["id"] for d in analyst.list_all("database", ["id"])]
+    started = analyst.session.post(f"{url}/api/v1/sqllab/execute/", json={
+        "database_id": db_id, "schema": "analytics", "runAsync": True, "queryLimit": 100,
+        "client_id": f"c{RUN_TOKEN[:8]}", "sql": "SELECT 40 + 2 AS answer, count(*) AS titles FROM analytics.titles"},
+        timeout=30)
+    assert started.status_code == 202, started.text  # 202: queued for superset-worker, not run in the web process
+    query_id = started.json()["query"]["queryId"]
+    q = {}
+    for _ in range(120):
+        q = analyst.request("GET", f"/api/v1/query/{query_id}").json()["result"]
+        if q["status"] in ("success", "failed"):
+            break
+        time.sleep(0.5)
+    assert q.get("status") == "success", f"{q}\n{stack.logs('superset-worker')}"
+    results = analyst.request("GET", "/api/v1/sqllab/results/", params={"q": f"(key:'{q['results_key']}')"})
+    with _analyst_pg(stack) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM analytics.titles")
+        titles = cur.fetchone()[0]
+    assert results.json()["data"] == [{"answer": 42, "titles": titles}]
+
+
+def test_airflow_init_refuses_a_weak_admin_password(stack):
+    proc = stack.compose("run", "--rm", "-e", "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD=airflow", "airflow-init",
+                         check=False, timeout=600)
+    assert proc.returncode != 0
+    assert "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD is too weak" in proc.stdout + proc.stderr
+
+
+def test_down_then_up_keeps_the_data_and_the_init_services_run_again_cleanly(stack):
+    before = _airing_rows(stack)
+    assert before
+    stack.compose("down", "--timeout", "30", timeout=300)
+    assert not stack.leftovers()["containers"]
+    assert stack.leftovers()["volumes"], "a plain `down` keeps the named volumes"
+    stack.timings["second_up_s"] = stack.up()  # waits for airflow-init, superset-init, superset-import: exit 0
+    assert _airing_rows(stack) == before
+    for service in ONE_SHOT:
+        assert stack.states()[service] == "exited 0", service
+    api = _airflow(stack)
+    assert any(r["state"] == "success" for r in api.runs(DAG_ID)), "the Airflow metadata (the run) was kept"
+    requests.get(f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}/health", timeout=10).raise_for_status()
+
+
+def test_down_v_leaves_no_container_volume_or_network(stack):
+    stack.compose("down", "-v", "--timeout", "30", timeout=300)
+    assert stack.leftovers() == {"containers": [], "volumes": [], "networks": []}
