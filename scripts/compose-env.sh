@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make compose-env`: for docker compose, give every secret that .env.example lists as `NAME=` (empty) a fresh
 # random value in .env (git-ignored), unless .env already sets it. Prints the names it generated, never values.
+# ANIME_DASHBOARD_ENV_FILE: another file than .env (the compose boot test writes its own).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ENV_FILE="$ROOT/.env"
+ENV_FILE="${ANIME_DASHBOARD_ENV_FILE:-$ROOT/.env}"
 touch "$ENV_FILE"
 chmod 600 "$ENV_FILE"
 PY="${PYTHON:-python3}"
