@@ -124,7 +124,8 @@ class ComposeStack:
                       if (st.startswith("exited") and st != "exited 0") or st == "unhealthy"
                       or (st.startswith("exited") and s not in ONE_SHOT)}
             if failed:
-                raise ComposeStackError(f"failed: {failed}\n" + "\n".join(self.logs(s) for s in failed))
+                raise ComposeStackError(f"failed: {failed}\n" + "\n".join(self.health_log(s) + self.logs(s)
+                                                                          for s in failed))
             if set(states) == services and all(
                     st == ("exited 0" if s in ONE_SHOT else "healthy") for s, st in states.items()):
                 return states
@@ -133,6 +134,12 @@ class ComposeStack:
         missing = services - set(states)
         raise ComposeStackError(f"not ready in time: waiting {waiting}, never created {sorted(missing)}\n"
                                 + "\n".join(self.logs(s) for s in waiting))
+
+    def health_log(self, service: str) -> str:
+        """The last health checks Docker ran for the service: exit codes and what they printed."""
+        health = self.containers().get(service, {}).get("State", {}).get("Health") or {}
+        return "".join(f"health check {h['Start'][11:19]}: exit {h['ExitCode']}: {h['Output'].strip()[-500:]}\n"
+                       for h in health.get("Log", []))
 
     def logs(self, service: str, tail: int = 60) -> str:
         proc = self.compose("logs", "--no-color", "--tail", str(tail), service, check=False, timeout=60)

@@ -169,6 +169,7 @@ def test_a_read_timeout_is_retried(replay):
     assert len(pages[0].data) == 25 and client.stats.retries == 1
 
 
+@pytest.mark.timing  # gaps measured at the replay: the other workers' load shortens or stretches them
 def test_requests_are_paced_by_the_minimum_interval(replay):
     client, _ = make_client(min_interval=0.3)
     list(client.iter_anime_pages(TOP, max_pages=3))
