@@ -15,7 +15,7 @@ run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_
 test: install ## the whole test suite against the local Postgres and Redis
 	VENV=$(abspath $(VENV)) scripts/test.sh
 
-test-fast: install ## what to run while working: all but the real scheduler, the compose init services and benchmark smoke
+test-fast: install ## what to run while working: all but the real scheduler, the compose boot test and benchmark smoke
 	VENV=$(abspath $(VENV)) scripts/test.sh -m "not scheduler and not compose and not slow"
 
 install: $(STAMP) $(SUPERSET_STAMP) chromium docker-packages
@@ -103,8 +103,8 @@ compose-up: compose-env compose-build ## the whole stack: docker compose up -d (
 compose-down: ## stop the stack (data kept; docker compose down -v removes it)
 	$(COMPOSE) down
 
-compose-config: install ## docker-compose.yaml checked without Docker: Compose schema, secrets, pins, entry points
-	VENV=$(abspath $(VENV)) scripts/test.sh tests/compose
+compose-config: install ## docker-compose.yaml checked without an engine (docker-compose config): schema, secrets, pins, entry points
+	VENV=$(abspath $(VENV)) scripts/test.sh tests/compose/test_compose_file.py
 
 clean:
 	rm -rf $(VENV) $(SUPERSET_VENV) .airflow .superset .pytest_cache

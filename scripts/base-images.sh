@@ -13,7 +13,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/build/stand-ins"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-# name -> the Debian packages on top of the Python base (read by tests/compose/test_base_images.py)
+# name -> the Debian packages on top of the Python base (read by tests/compose/test_compose_file.py)
 declare -A IMAGES=(
   ["python:3.11-slim-bookworm"]=""
   ["postgres:15.20-bookworm"]="postgresql-15"
