@@ -86,10 +86,12 @@ class ComposeStack:
         """`up -d`, then until every long-running service is healthy and the one-shots exited 0: seconds."""
         t0 = time.monotonic()
         proc = self.compose("up", "-d", timeout=timeout, check=False)
-        if proc.returncode != 0:  # compose stops at a dependency that exited non-zero: say which, and why
-            failed = [s for s, st in self.states().items() if st.startswith("exited") and st != "exited 0"]
-            raise ComposeStackError(f"up -d exited {proc.returncode}: {proc.stderr[-2000:]}\n"
-                                    + "\n".join(self.logs(s) for s in failed))
+        if proc.returncode != 0:  # compose stops at a dependency that exited non-zero or went unhealthy
+            states = self.states()
+            failed = [s for s, st in states.items() if (st.startswith("exited") and st != "exited 0")
+                      or st == "unhealthy"]
+            raise ComposeStackError(f"up -d exited {proc.returncode}: {proc.stderr[-2000:]}\nstates: {states}\n"
+                                    + "\n".join(self.health_log(s) + self.logs(s) for s in failed))
         self.wait_ready(t0 + timeout)
         return time.monotonic() - t0
 

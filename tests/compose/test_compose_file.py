@@ -256,9 +256,25 @@ def test_every_long_running_service_has_a_health_check_its_image_can_run(compose
         allowed = CHECK_TOOLS.get(name, {"python", "airflow", "celery"})
         assert tool in ({allowed} if isinstance(allowed, str) else allowed), f"{name}'s health check runs {tool}"
         if tool.endswith(("airflow", "celery")):  # a CLI start: seconds idle, many more on a busy machine
-            assert int(service["healthcheck"]["timeout"].rstrip("s")) >= 30, f"{name}: give its check time"
+            assert duration_s(service["healthcheck"]["timeout"]) >= 30, f"{name}: give its check time"
         if name in AIRFLOW_IMAGE_SERVICES or name in SUPERSET_SERVICES:
             assert service.get("init") is True, f"{name}: tini as PID 1 forwards signals and reaps processes"
+
+
+def test_services_that_start_airflow_or_superset_have_minutes_before_a_failed_check_counts(compose):
+    # a check that passes inside start_period makes the service healthy at once, so a long one costs a normal
+    # start nothing; a short one turned the api-server unhealthy in CI (30 s + 5 x 10 s beside the suite's load)
+    for name in (AIRFLOW_IMAGE_SERVICES | SUPERSET_SERVICES) - ONE_SHOT - {"jikan-replay"}:
+        check = compose["services"][name]["healthcheck"]
+        assert duration_s(check["start_period"]) >= 180, f"{name}: start_period {check['start_period']}"
+
+
+def duration_s(text: str) -> float:
+    """A Compose duration as `docker-compose config` prints it ('45s', '3m', '1m30s') in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|ns|h|m|s)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, f"not a duration: {text!r}"
+    unit = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    return sum(float(n) * unit[u] for n, u in parts)
 
 
 def test_dependencies_wait_for_health_or_completion(compose):
