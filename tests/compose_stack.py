@@ -26,6 +26,13 @@ class ComposeStackError(AssertionError):
     pass
 
 
+def failed_services(states: dict[str, str]) -> dict[str, str]:
+    """The services of `ComposeStack.states()` that have failed: unhealthy, exited non-zero, or a long-running one
+    that exited."""
+    return {s: st for s, st in states.items()
+            if st == "unhealthy" or (st.startswith("exited") and (st != "exited 0" or s not in ONE_SHOT))}
+
+
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
@@ -88,8 +95,7 @@ class ComposeStack:
         proc = self.compose("up", "-d", timeout=timeout, check=False)
         if proc.returncode != 0:  # compose stops at a dependency that exited non-zero or went unhealthy
             states = self.states()
-            failed = [s for s, st in states.items() if (st.startswith("exited") and st != "exited 0")
-                      or st == "unhealthy"]
+            failed = failed_services(states)
             raise ComposeStackError(f"up -d exited {proc.returncode}: {proc.stderr[-2000:]}\nstates: {states}\n"
                                     + "\n".join(self.health_log(s) + self.logs(s) for s in failed))
         self.wait_ready(t0 + timeout)
@@ -122,9 +128,7 @@ class ComposeStack:
         states: dict[str, str] = {}
         while time.monotonic() < deadline:
             states = self.states()
-            failed = {s: st for s, st in states.items()
-                      if (st.startswith("exited") and st != "exited 0") or st == "unhealthy"
-                      or (st.startswith("exited") and s not in ONE_SHOT)}
+            failed = failed_services(states)
             if failed:
                 raise ComposeStackError(f"failed: {failed}\n" + "\n".join(self.health_log(s) + self.logs(s)
                                                                           for s in failed))
