@@ -114,17 +114,9 @@ class Setup:
 
     def post(self, chart: dict, force: bool, client=None) -> dict:
         query_context = dict(chart["query_context"], force=force)
-        for attempt in (1, 2):
-            try:
-                resp = (client or self.client).request(
-                    "POST", "/api/v1/chart/data", params={"form_data": json.dumps({"slice_id": chart["id"]})},
-                    json=query_context)
-                break
-            except requests.ConnectionError:
-                # a keep-alive connection the server closed just as the request went out (seen once under
-                # load with 6 concurrent requests): resend once, as a browser does
-                if attempt == 2:
-                    raise
+        resp = (client or self.client).request(
+            "POST", "/api/v1/chart/data", params={"form_data": json.dumps({"slice_id": chart["id"]})},
+            json=query_context)
         return resp.json()["result"][0]
 
 

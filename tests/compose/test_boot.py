@@ -142,10 +142,9 @@ def test_superset_worker_runs_the_analysts_sql_lab_queries_asynchronously(stack)
     url = f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}"
     analyst = SupersetClient(url, "analyst", stack.env["ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"]).login()
     (db_id,) = [d["id"] for d in analyst.list_all("database", ["id"])]
-    started = analyst.session.post(f"{url}/api/v1/sqllab/execute/", json={
+    started = analyst.send("POST", "/api/v1/sqllab/execute/", json={
         "database_id": db_id, "schema": "analytics", "runAsync": True, "queryLimit": 100,
-        "client_id": f"c{RUN_TOKEN[:8]}", "sql": "SELECT 40 + 2 AS answer, count(*) AS titles FROM analytics.titles"},
-        timeout=30)
+        "client_id": f"c{RUN_TOKEN[:8]}", "sql": "SELECT 40 + 2 AS answer, count(*) AS titles FROM analytics.titles"})
     assert started.status_code == 202, started.text  # 202: queued for superset-worker, not run in the web process
     query_id = started.json()["query"]["queryId"]
     q = {}

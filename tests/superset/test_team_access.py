@@ -21,9 +21,7 @@ REFUSED = (401, 403)  # Superset answers a missing permission with 403 (401 only
 
 def status(client, method: str, path: str, **kwargs) -> tuple[int, str]:
     """The HTTP status of one call (errors are answers here), and the start of its body."""
-    if not client._logged_in:
-        client.login()
-    resp = client.session.request(method, f"{client.base_url}{path}", timeout=client.timeout, **kwargs)
+    resp = client.send(method, path, **kwargs)
     return resp.status_code, resp.text[:300]
 
 

@@ -27,14 +27,12 @@ class SupersetClient:
 
     # --- plumbing -------------------------------------------------------------------------------
     def login(self) -> "SupersetClient":
-        resp = self.session.post(
-            f"{self.base_url}/api/v1/security/login",
-            json={"username": self.username, "password": self.password, "provider": "db", "refresh": False},
-            timeout=self.timeout,
-        )
+        resp = self._http("POST", "/api/v1/security/login",
+                          json={"username": self.username, "password": self.password, "provider": "db",
+                                "refresh": False})
         self._check(resp, "POST /api/v1/security/login")
         self.session.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
-        csrf = self.session.get(f"{self.base_url}/api/v1/security/csrf_token/", timeout=self.timeout)
+        csrf = self._http("GET", "/api/v1/security/csrf_token/")
         self._check(csrf, "GET /api/v1/security/csrf_token/")
         self.session.headers["X-CSRFToken"] = csrf.json()["result"]
         self.session.headers["Referer"] = self.base_url
@@ -42,11 +40,27 @@ class SupersetClient:
         return self
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any) -> requests.Response:
-        if not self._logged_in:
-            self.login()
-        resp = self.session.request(method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs)
+        resp = self.send(method, path, **kwargs)
         self._check(resp, f"{method} {path}", ok)
         return resp
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call as this user (logged in first if need be); the raw response: errors are answers too."""
+        if not self._logged_in:
+            self.login()
+        return self._http(method, path, **kwargs)
+
+    def _http(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One request on the session's keep-alive connections, sent again once on a new connection when the
+        server dropped the one it went out on (gunicorn closes a connection idle for 2 s; a request leaving just
+        then is reset, seen under load). A browser resends then too. A timeout is not resent."""
+        url = f"{self.base_url}{path}"
+        try:
+            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectionError as exc:
+            if isinstance(exc, requests.Timeout):
+                raise
+        return self.session.request(method, url, timeout=self.timeout, **kwargs)
 
     @staticmethod
     def _check(resp: requests.Response, call: str, ok: tuple[int, ...] = (200,)) -> None:
@@ -139,14 +153,9 @@ class SupersetClient:
 
     def execute_sql(self, database_id: int, sql: str, schema: str = "analytics") -> requests.Response:
         """POST /api/v1/sqllab/execute/ synchronously; the raw response (errors are answers too)."""
-        if not self._logged_in:
-            self.login()
-        return self.session.post(
-            f"{self.base_url}/api/v1/sqllab/execute/",
-            json={"database_id": database_id, "sql": sql, "schema": schema, "runAsync": False,
-                  "client_id": f"t{time.time_ns() % 10**9}", "queryLimit": 1000},
-            timeout=self.timeout,
-        )
+        return self.send("POST", "/api/v1/sqllab/execute/",
+                         json={"database_id": database_id, "sql": sql, "schema": schema, "runAsync": False,
+                               "client_id": f"t{time.time_ns() % 10**9}", "queryLimit": 1000})
 
 
 def client_from_airflow_connection(conn_id: str) -> SupersetClient | None:
