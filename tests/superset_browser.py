@@ -110,10 +110,15 @@ def render_dashboard(page: Any, base_url: str, slug: str, screenshot_path: str |
 
     original_viewport = page.viewport_size
     page.on("response", on_response)
+    watch = RequestWatch(page)
     try:
         page.goto(f"{base_url}/superset/dashboard/{slug}/", timeout=timeout_s * 1000)
         deadline = time.monotonic() + timeout_s
-        page.wait_for_selector('[data-test="chart-grid-component"]', timeout=timeout_s * 1000)
+        try:
+            page.wait_for_selector('[data-test="chart-grid-component"]', timeout=timeout_s * 1000)
+        except Exception as exc:  # playwright's TimeoutError: say what the page shows and what it waits for
+            raise RuntimeError(f"no chart of dashboard {slug!r} on the page after {timeout_s:.0f} s; "
+                               f"{watch.report()}") from exc
         _fit_viewport_to_page(page, original_viewport)
 
         states: list[dict[str, Any]] = []
@@ -152,8 +157,54 @@ def render_dashboard(page: Any, base_url: str, slug: str, screenshot_path: str |
         return {"charts": len(states), "rendered": sum(s["state"] == "rendered" for s in states), "errors": errors}
     finally:
         page.remove_listener("response", on_response)
+        watch.stop()
         if original_viewport:
             page.set_viewport_size(original_viewport)
+
+
+class RequestWatch:
+    """The page's requests to Superset's API while it is watched: which are still waiting for an answer, which
+    failed (no answer) or answered an error; ``report()`` says so with what the page shows."""
+
+    def __init__(self, page: Any):
+        self.page, self.started, self.pending, self.failed = page, time.monotonic(), {}, []
+        self.handlers = {"request": self._request, "requestfinished": self._finished,
+                         "requestfailed": self._failed, "response": self._response}
+        for event, handler in self.handlers.items():
+            page.on(event, handler)
+
+    @staticmethod
+    def _name(request: Any) -> str:
+        return f"{request.method} {urlparse(request.url).path}"
+
+    def _request(self, request: Any) -> None:
+        if "/api/" in request.url:
+            self.pending[id(request)] = (self._name(request), time.monotonic())
+
+    def _finished(self, request: Any) -> None:
+        self.pending.pop(id(request), None)
+
+    def _failed(self, request: Any) -> None:
+        if self.pending.pop(id(request), None):
+            self.failed.append(f"{self._name(request)}: {request.failure}")
+
+    def _response(self, response: Any) -> None:
+        if "/api/" in response.url and response.status >= 400:
+            self.failed.append(f"{self._name(response.request)}: HTTP {response.status}")
+
+    def report(self) -> str:
+        now = time.monotonic()
+        pending = [f"{name} ({now - since:.0f} s)" for name, since in self.pending.values()]
+        try:
+            text = self.page.evaluate("() => document.body.innerText").replace("\n", " ")[:400]
+        except Exception as exc:  # the page itself is gone
+            text = f"(unreadable: {exc!r})"
+        return (f"at {self.page.url}, {now - self.started:.0f} s after it was opened: API calls unanswered: "
+                f"{pending or 'none'}; failed: {self.failed or 'none'}; the page reads: {text!r}")
+
+    def stop(self) -> None:
+        for event, handler in self.handlers.items():
+            self.page.remove_listener(event, handler)
 
 
 def _fit_viewport_to_page(page: Any, original: dict[str, int] | None) -> None:

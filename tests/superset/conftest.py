@@ -43,6 +43,21 @@ class RunningSuperset:
     log_path: Path
 
 
+SERVER_LOGS: list[Path] = []  # the log of the Superset serving this session's tests, while it runs
+LOG_LINES = 80  # of it in a failed test's report
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test here shows the end of Superset's own log (gunicorn: worker starts and timeouts, access
+    lines, tracebacks): the server is gone, its home deleted, by the time anyone reads the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and SERVER_LOGS:
+        lines = SERVER_LOGS[-1].read_text(errors="replace").splitlines()[-LOG_LINES:]
+        report.sections.append((f"Superset's log, last {len(lines)} lines", "\n".join(l[:400] for l in lines)))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,6 +142,7 @@ def superset(bi_warehouse, warehouse_db):
         with open(log_path, "w") as log:
             proc = subprocess.Popen(server.serve_command(s, workers=1), env=server.superset_env(s),
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        SERVER_LOGS.append(log_path)
         client = SupersetClient(s.url, s.admin_user, s.admin_password)
         try:
             client.wait_healthy(120)
@@ -139,6 +155,7 @@ def superset(bi_warehouse, warehouse_db):
                               SupersetClient(s.url, s.service_user, s.service_password), s, prefix, warehouse_db,
                               database["id"], log_path)
     finally:
+        SERVER_LOGS.clear()
         if proc is not None:
             os.killpg(proc.pid, 15)
             try:

@@ -4,6 +4,7 @@ screenshot (into ANIME_DASHBOARD_SCREENSHOT_DIR; `make screenshots` writes docs/
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,22 @@ def test_sql_lab_opens_on_the_warehouse_and_the_analytics_schema_for_the_analyst
     new = sql_lab_selection(browser_page, superset.url, new_tab=True)
     assert (new["database"], new["schema"]) == ("AnimeDashboard warehouse", "analytics"), new
     assert new["tabs"] > first["tabs"], (first, new)
+
+
+def test_a_dashboard_that_never_shows_its_charts_is_reported_with_the_api_call_it_waits_for(superset, browser_page):
+    """What a failure under load in CI could not say: the dashboard's charts call held back (never answered),
+    the report names it, how long it waited, and what the page reads."""
+    from superset_browser import render_dashboard
+
+    held = "**/api/v1/dashboard/*/charts*"
+    browser_page.route(held, lambda route: None)  # the request goes out and is never answered
+    try:
+        with pytest.raises(RuntimeError) as info:
+            render_dashboard(browser_page, superset.url, "pipeline-health", timeout_s=5)
+    finally:
+        browser_page.unroute(held)
+        browser_page.goto("about:blank")
+    report = str(info.value)
+    assert "no chart of dashboard 'pipeline-health' on the page after 5 s" in report, report
+    assert re.search(r"API calls unanswered: \[[^]]*'GET /api/v1/dashboard/[\w-]+/charts \(\d+ s\)'", report), report
+    assert "the page reads: " in report, report
