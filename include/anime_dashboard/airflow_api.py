@@ -6,6 +6,7 @@ the tests need: DAGs (pause state), DAG runs (trigger, list), task instances and
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -29,10 +30,12 @@ class AirflowApi:
             raise AirflowApiError(f"no API token for {user!r} from {self.url}: {r.status_code} {r.text[:300]}")
         self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
 
-    def request(self, method: str, path: str, *, ok=(200, 201), **kwargs) -> Any:
-        """One call; GET and PATCH (idempotent) are tried again on a 5xx, up to RETRIES times, 1, 2, 4 s
-        apart: with SQLite metadata a busy scheduler holds the database lock ("Database error")."""
-        for attempt in range(1 + (RETRIES if method in ("GET", "PATCH") else 0)):
+    def request(self, method: str, path: str, *, ok=(200, 201), retry: bool | None = None, **kwargs) -> Any:
+        """One call; GET and PATCH (idempotent), and calls the caller makes safe to repeat (``retry=True``), are
+        tried again on a 5xx, up to RETRIES times, 1, 2, 4 s apart: with SQLite metadata a busy scheduler holds
+        the database lock ("Database error")."""
+        retry = method in ("GET", "PATCH") if retry is None else retry
+        for attempt in range(1 + (RETRIES if retry else 0)):
             if attempt:
                 time.sleep(2 ** (attempt - 1))
             r = self.session.request(method, f"{self.url}/api/v2/{path}", timeout=self.timeout, **kwargs)
@@ -54,9 +57,17 @@ class AirflowApi:
     def unpause(self, dag_id: str) -> dict:
         return self.request("PATCH", f"dags/{dag_id}", json={"is_paused": False})
 
-    def trigger(self, dag_id: str) -> dict:
-        """A manual run now (no logical date: the run's date is when it runs)."""
-        return self.request("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None})
+    def trigger(self, dag_id: str, run_id: str | None = None) -> dict:
+        """A manual run now (no logical date: the run's date is when it runs). Its run id is chosen here, so
+        that the POST can be sent again after a 5xx: a 409 then means an earlier try made the run (returned)."""
+        run_id = run_id or f"manual__{datetime.now(timezone.utc).isoformat()}"
+        try:
+            return self.request("POST", f"dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": None},
+                                retry=True)
+        except AirflowApiError as exc:
+            if " 409 " not in str(exc):
+                raise
+        return self.request("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")
 
     def runs(self, dag_id: str, limit: int = 20) -> list[dict]:
         """The DAG's newest runs, newest first."""

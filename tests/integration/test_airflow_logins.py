@@ -1,6 +1,7 @@
 """The Airflow logins of a team (anime_dashboard.airflow_users): through a real api-server's REST API, each with
 its own token, the viewer reads and changes nothing, the op (data engineers) triggers, clears, marks and pauses,
-and neither can change the admin's password.
+and neither can change the admin's password. On the same api-server (SQLite metadata, as `make run` has it), the
+project's REST client (anime_dashboard.airflow_api) triggers through a locked database.
 
 A private Airflow home (SQLite metadata) with the logins as scripts/env.sh configures them; one finished run
 of ``analytics_refresh`` (``airflow dags test``: its one task skips without a Superset connection) gives the
@@ -9,8 +10,10 @@ runs, task instances and a log to read and clear.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +27,7 @@ pytestmark = pytest.mark.scheduler
 BIN = Path(sys.executable).parent
 DAG_ID = "analytics_refresh"
 LOGINS = {"admin": "admin", "viewer": "viewer", "engineer": "op"}  # user -> SimpleAuthManager role
+LOCKED_SECONDS = 12  # the api-server's SQLite waits 5 s for a lock, then answers 500
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +161,37 @@ def test_neither_the_viewer_nor_the_op_can_change_the_admins_password(api_server
     for user in ("viewer", "engineer"):
         r = requests.post(f"{url}/auth/token", json={"username": "admin", "password": passwords[user]}, timeout=30)
         assert r.status_code == 401, r.text[:200]
+
+
+def test_a_trigger_while_the_sqlite_metadata_is_locked_makes_exactly_one_run(api_server):
+    """`make run` keeps Airflow's metadata in SQLite: while another process (the scheduler, busy) holds the write
+    lock, the api-server answers a trigger with 500 "Database error" (CI saw the main job stop on one). The
+    project's client sends it again under the run id it chose: one run, made once the lock is gone."""
+    from anime_dashboard.airflow_api import AirflowApi
+
+    url, passwords, passwords_file = api_server
+    api = AirflowApi(url, "engineer", passwords["engineer"])
+    statuses = []
+    api.session.hooks["response"].append(lambda r, *args, **kwargs: statuses.append(r.status_code))
+    before = {r["dag_run_id"] for r in api.runs(DAG_ID, 100)}
+    statuses.clear()
+    locker = sqlite3.connect(passwords_file.parent / "airflow.db", isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(LOCKED_SECONDS, lambda: locker.execute("ROLLBACK"))
+    release.start()
+    started = time.monotonic()
+    try:
+        run = api.trigger(DAG_ID)
+    finally:
+        release.join()
+        locker.close()
+    took = time.monotonic() - started
+    print(f"trigger answered {statuses} in {took:.1f} s")
+    assert statuses[0] == 500 and statuses[-1] in (200, 409), statuses
+    new = [r for r in api.runs(DAG_ID, 100) if r["dag_run_id"] not in before]
+    assert [r["dag_run_id"] for r in new] == [run["dag_run_id"]], new
+
+    # a trigger whose run an earlier try made (the api-server committed, its answer was lost): that run
+    again = api.trigger(DAG_ID, run_id=run["dag_run_id"])
+    assert again["dag_run_id"] == run["dag_run_id"]
+    assert {r["dag_run_id"] for r in api.runs(DAG_ID, 100)} - before == {run["dag_run_id"]}
