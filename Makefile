@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUPERSET_VENV ?= .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
-.PHONY: compose-env compose-config compose-engine docker-packages compose-base-images wheelhouse compose-build compose-up compose-down chromium bench bench-tests run test test-fast install replay docs screenshots history freeze freeze-superset clean
+.PHONY: compose-env compose-config compose-engine docker-packages compose-base-images wheelhouse debs compose-build compose-up compose-down chromium bench bench-tests run test test-fast install replay docs screenshots history freeze freeze-superset clean
 
 run: install ## set up everything, run the four DAGs once, serve Airflow (JIKAN_OFFLINE=1: no internet)
 	VENV=$(abspath $(VENV)) scripts/run.sh
@@ -93,11 +93,15 @@ compose-base-images: compose-engine ## the images' bases: pulled, or stand-ins b
 wheelhouse: install ## build/wheelhouse: every pinned package as a wheel, built on this host (the images install from it offline)
 	VENV=$(abspath $(VENV)) scripts/wheelhouse.sh
 
-compose-build: compose-base-images wheelhouse ## both images (docker-compose.yaml's names), from the wheelhouse
+debs: compose-base-images ## build/debs: the Debian packages the Airflow image installs (pg_dump of the server's major)
+	scripts/debs.sh
+
+compose-build: compose-base-images wheelhouse debs ## both images (docker-compose.yaml's names), from the wheelhouse
 	docker build -q -f docker/airflow/Dockerfile -t $(AIRFLOW_IMAGE) .
 	docker build -q -f docker/superset/Dockerfile -t $(SUPERSET_IMAGE) .
 
 compose-up: compose-env compose-build ## the whole stack: docker compose up -d (COMPOSE_PROFILES=offline: with the Jikan replay)
+	set -a && . ./.env && set +a && docker volume create "$${ANIME_DASHBOARD_BACKUP_VOLUME:-anime-dashboard-backups}" >/dev/null
 	$(COMPOSE) up -d
 
 compose-down: ## stop the stack (data kept; docker compose down -v removes it)

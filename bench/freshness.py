@@ -58,6 +58,7 @@ def job_env(tmp: Path, warehouse: str, token: str, seed_days: int) -> dict[str, 
         "ANIME_DASHBOARD_SUPERSET_HOME": str(tmp / "superset"),
         "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": f"ad_bench_fresh_{token}",
         "ANIME_DASHBOARD_SEED_HISTORY_DAYS": str(seed_days),
+        "ANIME_DASHBOARD_BACKUP_URL": str(tmp / "backups"),
         "JIKAN_OFFLINE": "1",
         **{name: str(free_port()) for name in PORTS},
     })

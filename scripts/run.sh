@@ -3,6 +3,7 @@
 # scheduler runs the four snapshot DAGs (unpaused: today's run, then daily), their publish triggers
 # analytics_refresh, and the main job watches them with progress (anime-dashboard daily-run) before it
 # prints the rows and the addresses and keeps serving. JIKAN_OFFLINE=1 uses the bundled replay.
+# The backup its publishes trigger (warehouse_backup) goes to ANIME_DASHBOARD_BACKUP_URL (.backups/).
 # Ctrl-C or SIGTERM (twice is fine) stops everything it started within seconds.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -135,5 +136,6 @@ step "Dashboards and SQL Lab: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHB
 echo "Analysts log in as $ANIME_DASHBOARD_SUPERSET_ANALYST_USER (ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD), the admin as $ANIME_DASHBOARD_SUPERSET_ADMIN_USER; passwords in $ANIME_DASHBOARD_ENV_FILE."
 step "Airflow: http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (the DAGs run daily from now on; Ctrl-C stops Airflow and Superset)"
 echo "Logins: $ANIME_DASHBOARD_AIRFLOW_VIEWER_USER (read-only), $ANIME_DASHBOARD_AIRFLOW_OP_USER (trigger, clear, mark, pause), $ANIME_DASHBOARD_AIRFLOW_ADMIN_USER (admin); passwords (ANIME_DASHBOARD_AIRFLOW_*_PASSWORD) in $ANIME_DASHBOARD_ENV_FILE."
+step "Backups: $ANIME_DASHBOARD_BACKUP_URL (after every publish and daily at 03:00 UTC; anime-dashboard backups lists them, anime-dashboard restore puts one back)"
 echo "make run: ready"
 wait "$AIRFLOW_PID" || true

@@ -55,7 +55,9 @@ class ComposeStack:
         subprocess.run(["bash", str(ROOT / "scripts" / "compose-env.sh")], check=True, capture_output=True,
                        env={**os.environ, "ANIME_DASHBOARD_ENV_FILE": str(self.env_file)}, timeout=120)
         self.env = dict(line.split("=", 1) for line in self.env_file.read_text(encoding="utf-8").splitlines())
+        self.backup_volume = f"{self.project}_backups"  # external, as in production: made and removed here
         offline = {"JIKAN_HOST": "jikan-replay", "JIKAN_PORT": "8765", "JIKAN_SCHEME": "http",
+                   "ANIME_DASHBOARD_BACKUP_VOLUME": self.backup_volume, "AIRFLOW_TASK_HEARTBEAT_TIMEOUT": "45",
                    **{k: str(v) for k, v in self.ports.items()}}
         with self.env_file.open("a", encoding="utf-8") as f:
             f.write("".join(f"{k}={v}\n" for k, v in offline.items()))
@@ -92,6 +94,7 @@ class ComposeStack:
     def up(self, timeout: float = 900) -> float:
         """`up -d`, then until every long-running service is healthy and the one-shots exited 0: seconds."""
         t0 = time.monotonic()
+        docker("volume", "create", self.backup_volume)
         proc = self.compose("up", "-d", timeout=timeout, check=False)
         if proc.returncode != 0:  # compose stops at a dependency that exited non-zero or went unhealthy
             states = self.states()
@@ -141,6 +144,46 @@ class ComposeStack:
         raise ComposeStackError(f"not ready in time: waiting {waiting}, never created {sorted(missing)}\n"
                                 + "\n".join(self.logs(s) for s in waiting))
 
+    # -- the stack as its users reach it ---------------------------------------------------------------------
+    def airflow(self, timeout: float = 60):
+        """The Airflow REST API through the published port, as the admin."""
+        from anime_dashboard.airflow_api import AirflowApi
+
+        return AirflowApi(f"http://127.0.0.1:{self.ports['AIRFLOW_PORT']}", "admin",
+                          self.env["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"], timeout=timeout)
+
+    def analyst_pg(self):
+        """The warehouse as a BI tool reaches it: the published Postgres port, the read-only analyst role."""
+        import psycopg2
+
+        return psycopg2.connect(host="127.0.0.1", port=self.ports["POSTGRES_PORT"], dbname="anime_dashboard",
+                                user="analyst", password=self.env["ANIME_DASHBOARD_ANALYST_PASSWORD"],
+                                connect_timeout=10)
+
+    def superuser_pg(self, dbname: str = "anime_dashboard"):
+        """The server's superuser through the published port (what only an operator holds)."""
+        import psycopg2
+
+        return psycopg2.connect(host="127.0.0.1", port=self.ports["POSTGRES_PORT"], dbname=dbname,
+                                user="postgres", password=self.env["POSTGRES_PASSWORD"], connect_timeout=10)
+
+    def analyst_superset(self):
+        from anime_dashboard.dashboards.client import SupersetClient
+
+        return SupersetClient(f"http://127.0.0.1:{self.ports['SUPERSET_PORT']}", "analyst",
+                              self.env["ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"]).login()
+
+    @staticmethod
+    def wait_run(api, dag_id: str, run_id: str, deadline: float) -> dict:
+        """The run once it has finished (or as it is at the deadline)."""
+        run = {}
+        while time.monotonic() < deadline:
+            run = next((r for r in api.runs(dag_id) if r["dag_run_id"] == run_id), {})
+            if run.get("state") in ("success", "failed"):
+                return run
+            time.sleep(3)
+        return run
+
     def health_log(self, service: str) -> str:
         """The last health checks Docker ran for the service: exit codes and what they printed."""
         health = self.containers().get(service, {}).get("State", {}).get("Health") or {}
@@ -165,6 +208,7 @@ class ComposeStack:
         try:
             if engine_running():
                 self.compose("down", "-v", "--remove-orphans", "--timeout", "20", check=False, timeout=300)
+                docker("volume", "rm", "-f", self.backup_volume, check=False)
         finally:
             if self.started_dockerd:
                 stop_dockerd()

@@ -108,6 +108,9 @@ def pytest_configure(config):
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # this run's own: a backup taken by a test never reads a developer's .superset or writes their .backups
+        "ANIME_DASHBOARD_SUPERSET_HOME": str(home / "superset"),
+        "ANIME_DASHBOARD_BACKUP_URL": str(home / "backups"),
         # the limiter's real windows (2 starts in any 1 s, 58 in any 60 s, shared through the real Redis under
         # this run's own key) JIKAN_PACE times faster, as the replay's (support.paced_replay); tests of the rate
         # limit itself set Jikan's real figures (marker timing). Back-offs are short.

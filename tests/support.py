@@ -18,10 +18,17 @@ RUN_TOKEN = uuid.uuid4().hex[:10]  # per process: each pytest-xdist worker has i
 JIKAN_PACE = 10
 
 
+# modules that each boot docker-compose.yaml: one worker runs them one after the other (two stacks at once would
+# share two cores between 26 containers)
+COMPOSE_STACKS = ("tests/compose/test_boot.py", "tests/compose/test_losing_a_container.py")
+
+
 def work_unit(path: str) -> str:
-    """What one pytest-xdist worker runs as a whole: a test module, or all of tests/superset/ (one Superset
-    server and one Chromium for the session)."""
-    return "tests/superset" if path.startswith("tests/superset/") else path
+    """What one pytest-xdist worker runs as a whole: a test module, all of tests/superset/ (one Superset server
+    and one Chromium for the session), or the modules that boot a compose stack."""
+    if path.startswith("tests/superset/"):
+        return "tests/superset"
+    return "tests/compose (stacks)" if path in COMPOSE_STACKS else path
 
 
 def unit_seconds(nodeids, durations: dict[str, float]) -> dict[str, float]:
@@ -167,7 +174,7 @@ def query_db(dbname: str, sql: str, params=None) -> list[tuple]:
 
 WAREHOUSE_TABLES = ("raw.extract_batches, raw.jikan_pages, core.anime_snapshots, core.staged_records, core.rejects, "
                     "core.run_metrics, core.snapshots, core.titles, core.title_tags, core.list_definitions, "
-                    "core.market_daily, core.list_changes")
+                    "core.market_daily, core.list_changes, core.backups")
 
 
 def empty_warehouse(conn) -> None:
@@ -227,3 +234,22 @@ def scratch_database(prefix: str) -> Iterator[tuple[str, "psycopg2.extensions.co
             conn.close()
     finally:
         drop_database(name)
+
+
+def verified_backup(conn, folder) -> None:
+    """A real backup of the warehouse ``conn`` holds, verified, then a second one not verified, both in ``folder``,
+    and the warehouse's mirror of them (analytics.backups) written: what the views and the dashboard show."""
+    import time
+
+    from anime_dashboard.backups.catalog import record_backups
+    from anime_dashboard.backups.databases import Database
+    from anime_dashboard.backups.location import BackupLocation
+    from anime_dashboard.backups.take import take_backup
+    from anime_dashboard.backups.verify import verify_backup
+
+    warehouse = Database("warehouse", "postgresql", {**PG, "dbname": conn.info.dbname})
+    location = BackupLocation(str(folder))
+    verify_backup(location, take_backup(location, [warehouse])["backup_id"])
+    time.sleep(1.1)  # backups are named by the second
+    take_backup(location, [warehouse])
+    record_backups(conn, location)

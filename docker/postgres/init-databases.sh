@@ -11,12 +11,13 @@ set -euo pipefail
 # not beside the script in the container: the entrypoint would run a *.sql there without its variables
 SQL="${ANIME_DASHBOARD_INIT_SQL:-$(dirname "$0")/init-databases.sql}"
 
-owner() {  # role database password createrole
+owner() {  # role database password createrole-and-createdb
   psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --dbname "${POSTGRES_DB:-postgres}" \
     -v role="$1" -v db="$2" -v password="$3" -v createrole="$4" -f "$SQL"
   echo "init-databases: role $1 owns database $2"
 }
 owner "${AIRFLOW_DB_USER:-airflow}" "${AIRFLOW_DB_NAME:-airflow}" "$AIRFLOW_DB_PASSWORD" false
 owner "${SUPERSET_DB_USER:-superset}" "${SUPERSET_DB_NAME:-superset}" "$SUPERSET_DB_PASSWORD" false
-# the warehouse owner creates the read-only analyst role (anime-dashboard setup), hence CREATEROLE
+# the warehouse owner creates the read-only analyst role (anime-dashboard setup), hence CREATEROLE, and the
+# scratch databases backups are verified in (the warehouse_backup DAG), hence CREATEDB
 owner "${WAREHOUSE_DB_USER:-anime_etl}" "${WAREHOUSE_DB_NAME:-anime_dashboard}" "$WAREHOUSE_DB_PASSWORD" true

@@ -21,6 +21,9 @@
                                         admin; SQL Lab's saved queries as the analyst); creates or updates in
                                         place, idempotent
     anime-dashboard superset-refresh-cache  invalidate and re-warm the dashboards' chart caches (as the service login)
+    anime-dashboard backup | backups | verify [BACKUP] | restore [BACKUP] [--superset] [--airflow] [--force]
+                                        take a backup now, list them, verify one, restore one
+                                        (anime_dashboard.backups.commands; ANIME_DASHBOARD_BACKUP_URL)
 """
 from __future__ import annotations
 
@@ -32,15 +35,12 @@ import sys
 from urllib.parse import urlparse
 
 from anime_dashboard.settings import DEFAULT_REDIS_URL, JIKAN_POOL
-from anime_dashboard.warehouse.db import connect, connection_params, query
+from anime_dashboard.warehouse.db import connect, query
+from anime_dashboard.warehouse.setup import SetupError, setup_warehouse
 
 log = logging.getLogger("anime_dashboard")
 
 POOL_DESCRIPTION = "Jikan API: one request at a time across all DAGs and workers (3/s, 60/min limit)"
-
-
-class SetupError(RuntimeError):
-    pass
 
 
 def check_prerequisites() -> list[str]:
@@ -73,51 +73,6 @@ def check_prerequisites() -> list[str]:
     return problems
 
 
-def create_warehouse_database() -> bool:
-    """Create the warehouse database named in the connection if it is missing. True if created."""
-    from psycopg2 import sql
-
-    name = connection_params().get("dbname")
-    if not name:
-        raise SetupError("AIRFLOW_CONN_WAREHOUSE names no database (…/<database> at the end of the URL)")
-    with connect(database="postgres") as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(query("database_exists"), {"name": name})
-            if cur.fetchone():
-                return False
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            return True
-
-
-def migrate_warehouse() -> list[str]:
-    from anime_dashboard.warehouse.migrations import apply_migrations
-
-    with connect() as conn:
-        return apply_migrations(conn)
-
-
-def apply_analytics_views() -> bool:
-    from anime_dashboard.analytics import apply_analytics
-
-    with connect() as conn:
-        return apply_analytics(conn)
-
-
-def ensure_analyst() -> str:
-    """The read-only analyst login role (name and password from the environment)."""
-    from anime_dashboard.warehouse.roles import RoleError, analyst_settings, ensure_analyst_role
-
-    try:
-        settings = analyst_settings()
-    except RoleError as exc:
-        raise SetupError(str(exc)) from exc
-    with connect() as conn:
-        ensure_analyst_role(conn, role=settings["role"], password=settings["password"],
-                            statement_timeout=settings["statement_timeout"])
-    return settings["role"]
-
-
 def ensure_pool(slots: int = 1) -> None:
     """Create or update the Airflow pool every Jikan call runs in (needs Airflow's metadata DB)."""
     from airflow.models.pool import Pool
@@ -129,14 +84,7 @@ def setup() -> None:
     problems = check_prerequisites()
     if problems:
         raise SetupError("cannot set up:\n  - " + "\n  - ".join(problems))
-    if create_warehouse_database():
-        log.info("created the warehouse database")
-    applied = migrate_warehouse()
-    log.info("warehouse migrations applied now: %s", applied or "none (up to date)")
-    rebuilt = apply_analytics_views()
-    log.info("analytics views %s", "rebuilt from sql/analytics" if rebuilt else "up to date")
-    role = ensure_analyst()
-    log.info("read-only analyst role %s: SELECT on analytics only", role)
+    setup_warehouse()
     ensure_pool()
     log.info("Airflow pool %s has 1 slot", JIKAN_POOL)
 
@@ -214,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         from anime_dashboard import history
 
         return history.main(argv[1:])
+    from anime_dashboard.backups import commands as backup_commands
+
+    if argv[:1] and argv[0] in backup_commands.COMMANDS:  # their own options and --help
+        return backup_commands.main(argv)
     parser = argparse.ArgumentParser(prog="anime-dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["check", "setup", "airflow-users", "summary", "dag-ids", "history",

@@ -221,3 +221,110 @@ def build_analytics_refresh_dag(doc_md: str = ""):
         refresh_superset_cache()
 
     return analytics_refresh()
+
+
+BACKUP_FALLBACK_CRON = "0 3 * * *"  # a day without any publish is still backed up (UTC)
+
+
+def _backup_location():
+    from anime_dashboard.backups.location import BackupLocation
+    from anime_dashboard.settings import backup_settings
+
+    return BackupLocation(backup_settings().url)
+
+
+def _record_backups(location) -> None:
+    """The warehouse's mirror of the location (analytics.backups) rewritten; a failure is logged only: the
+    location is the truth and the next task writes it again."""
+    import logging
+
+    from anime_dashboard.backups.catalog import record_backups
+    from anime_dashboard.warehouse.db import connect
+
+    try:
+        with connect() as conn:
+            record_backups(conn, location)
+    except Exception:  # noqa: BLE001
+        logging.getLogger(__name__).exception("could not update core.backups from %s", location)
+
+
+def build_backup_dag(doc_md: str = ""):
+    """warehouse_backup: after any snapshot publishes (and daily at 03:00 UTC), back everything up, verify a
+    backup when one is due, then apply retention."""
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule
+
+    assets = [snapshot_asset(s) for s in SNAPSHOT_TYPES]
+    any_publish = assets[0]
+    for asset in assets[1:]:
+        any_publish = any_publish | asset
+
+    @dag(
+        dag_id="warehouse_backup",
+        description="Back up the warehouse and the metadata databases after each publish; verify; retention",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(BACKUP_FALLBACK_CRON, timezone="UTC"),
+                                     assets=any_publish),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args={k: v for k, v in DEFAULT_ARGS.items() if k != "on_failure_callback"},
+        tags=["backup"],
+        doc_md=doc_md,
+    )
+    def warehouse_backup():
+        @task(retries=1, execution_timeout=timedelta(hours=1))
+        def backup() -> dict:
+            """Every configured database dumped (pg_dump / SQLite's backup API) with a manifest, into
+            ANIME_DASHBOARD_BACKUP_URL."""
+            from anime_dashboard.backups.take import size_of, take_backup
+
+            location = _backup_location()
+            manifest = take_backup(location, trigger=get_current_context()["run_id"])
+            _record_backups(location)
+            return {"backup_id": manifest["backup_id"], "location": str(location), "bytes": size_of(manifest),
+                    "seconds": manifest["duration_seconds"], "databases": sorted(manifest["databases"])}
+
+        @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, execution_timeout=timedelta(hours=1))
+        def verify() -> dict:
+            """When due (weekly, or after a failed backup): the newest backup restored into scratch databases
+            and compared with its manifest; a mismatch fails the run."""
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from anime_dashboard.backups.verify import verification_due, verify_backup
+            from anime_dashboard.settings import backup_settings
+
+            location = _backup_location()
+            taken = get_current_context()["ti"].xcom_pull(task_ids="backup")
+            reason = verification_due(location, backup_settings().verify_every_days, backup_failed=taken is None)
+            if reason is None:
+                raise AirflowSkipException(f"not due: a backup in {location} was verified within the last "
+                                           f"{backup_settings().verify_every_days} days")
+            ids = location.backup_ids()
+            if not ids:
+                raise AirflowSkipException(f"{reason}, but {location} holds no backup to verify")
+            try:
+                return {"reason": reason, **verify_backup(location, ids[-1])}
+            finally:
+                _record_backups(location)
+
+        @task(trigger_rule=TriggerRule.NONE_FAILED)
+        def retention() -> dict:
+            """Keep the last 7 daily, 4 weekly and 12 monthly backups and the newest verified one; delete the
+            rest. Never runs after a failed backup or verification."""
+            import logging
+
+            from anime_dashboard.backups.retention import apply_retention
+            from anime_dashboard.backups.verify import newest_verified
+            from anime_dashboard.settings import backup_settings
+
+            location = _backup_location()
+            try:
+                return apply_retention(location, backup_settings(), newest_verified(location),
+                                       out=logging.getLogger(__name__).info)
+            finally:
+                _record_backups(location)
+
+        taken, checked = backup(), verify()
+        taken >> checked
+        [taken, checked] >> retention()
+
+    return warehouse_backup()

@@ -4,13 +4,13 @@ Against a running Airflow (api-server, scheduler, dag-processor), through its RE
 
 1. waits until the dag-processor has parsed the DAGs; runs of them left queued or running by a main job
    that was stopped are marked failed (nothing else runs them: the main job owns this Airflow);
-2. unpauses the four snapshot DAGs and ``analytics_refresh``. Unpausing is what schedules today's run
-   (``catchup=False``: the scheduler creates the run of the latest day at once); a DAG that already has
-   today's scheduled run gets a manual one instead, through the REST API;
+2. unpauses the four snapshot DAGs, ``analytics_refresh`` and ``warehouse_backup``. Unpausing is what
+   schedules today's run (``catchup=False``: the scheduler creates the run of the latest day at once); a DAG
+   that already has today's scheduled run gets a manual one instead, through the REST API;
 3. prints where each run is at least every ``PROGRESS_SECONDS``: its state, each task's, the extract's
    pages fetched of the cap (its XCom ``progress``) and the rows the upsert wrote;
-4. once every snapshot run has finished, waits for the ``analytics_refresh`` run the last publish
-   triggered (Asset events), and returns what each run did.
+4. once every snapshot run has finished, waits for the ``analytics_refresh`` and ``warehouse_backup`` runs
+   the last publish triggered (Asset events), and returns what each run did.
 
 Run durations are the real ones: the scheduler starts the runs (``airflow dags test`` dates a run's start
 at its logical date, so the UI showed 22-hour runs).
@@ -29,6 +29,8 @@ POLL_SECONDS = 2
 SCHEDULER_GRACE_SECONDS = 30  # how long the scheduler gets to create today's run after the unpause
 FINISHED = {"success", "failed"}
 REFRESH_DAG = "analytics_refresh"
+BACKUP_DAG = "warehouse_backup"
+TRIGGERED = (REFRESH_DAG, BACKUP_DAG)  # scheduled on the snapshots' Assets
 
 
 class DailyRunError(RuntimeError):
@@ -88,7 +90,7 @@ class DailyRun:
         time.sleep(POLL_SECONDS)
 
     def wait_for_dags(self) -> None:
-        missing = list(self.dag_ids) + [REFRESH_DAG]
+        missing = list(self.dag_ids) + list(TRIGGERED)
         while True:
             missing = [d for d in missing if self.api.dag(d) is None]
             if not missing:
@@ -97,7 +99,7 @@ class DailyRun:
             self._tick("the DAGs to be parsed")
 
     def fail_leftovers(self) -> None:
-        for dag_id in self.dag_ids + [REFRESH_DAG]:
+        for dag_id in self.dag_ids + list(TRIGGERED):
             for run in self.api.runs(dag_id):
                 if run["state"] in ("queued", "running"):
                     self.api.request("PATCH", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}",
@@ -115,7 +117,8 @@ class DailyRun:
             self.api.unpause(dag_id)
             if has_today:  # the scheduler will not run today again: a manual run
                 w.run, w.how = self.api.trigger(dag_id), "manual"
-        self.api.unpause(REFRESH_DAG)
+        for dag_id in TRIGGERED:
+            self.api.unpause(dag_id)
         grace = self.clock() + SCHEDULER_GRACE_SECONDS
         while any(w.run is None for w in self.watched.values()):
             for dag_id, w in self.watched.items():
@@ -165,22 +168,22 @@ class DailyRun:
                 return
             self._tick("the snapshot runs")
 
-    def wait_for_refresh(self) -> dict | None:
-        """The analytics_refresh run queued after the last publish, once finished (None: nothing published)."""
+    def wait_for_triggered(self, dag_id: str) -> dict | None:
+        """The run of ``dag_id`` queued after the last publish, once finished (None: nothing published)."""
         ends = [w.publish_end for w in self.watched.values() if w.publish_end]
         if not ends:
             return None
         last = max(ends)
         while True:
-            runs = self.api.runs(REFRESH_DAG, 10)
+            runs = self.api.runs(dag_id, 10)
             after = [r for r in runs if _at(r.get("queued_at")) and _at(r["queued_at"]) >= last]
             busy = [r for r in runs if r["state"] in ("queued", "running")]
             if after and not busy and after[0]["state"] in FINISHED:
                 return after[0]
-            self._every(lambda: self.out(f"{datetime.now(timezone.utc):%H:%M:%S} {REFRESH_DAG}: "
+            self._every(lambda: self.out(f"{datetime.now(timezone.utc):%H:%M:%S} {dag_id}: "
                                          + (", ".join(f"{r['dag_run_id']} {r['state']}" for r in busy)
                                             or "waiting for the Asset-triggered run")))
-            self._tick(f"the {REFRESH_DAG} run")
+            self._tick(f"the {dag_id} run")
 
     def __call__(self) -> dict:
         self.wait_for_dags()
@@ -188,20 +191,25 @@ class DailyRun:
         self.start_runs()
         self.last_print = float("-inf")
         self.wait_for_snapshots()
-        refresh = self.wait_for_refresh()
+        triggered = {dag_id: self.wait_for_triggered(dag_id) for dag_id in TRIGGERED}
         result = {"runs": {w.dag_id: {"run_id": w.run["dag_run_id"], "how": w.how, "state": w.state,
                                       "seconds": duration(w.run), "pages": (w.progress or {}).get("pages"),
                                       "loaded": w.loaded, "tasks": w.tasks} for w in self.watched.values()},
-                  "refresh": None if refresh is None else {"run_id": refresh["dag_run_id"], "state": refresh["state"],
-                                                           "seconds": duration(refresh)}}
+                  **{key: None if run is None else {"run_id": run["dag_run_id"], "state": run["state"],
+                                                    "seconds": duration(run)}
+                     for key, run in (("refresh", triggered[REFRESH_DAG]), ("backup", triggered[BACKUP_DAG]))}}
         for dag_id, r in result["runs"].items():
             loaded = r["loaded"] or {}
             self.out(f"{dag_id}: {r['state']} in {r['seconds'] or 0:.0f} s ({r['how']} run {r['run_id']}), "
                      f"{r['pages'] or 0} pages, {loaded.get('inserted', 0)} rows inserted, "
                      f"{loaded.get('updated', 0)} updated")
-        if refresh is not None:
-            self.out(f"{REFRESH_DAG}: {refresh['state']} in {duration(refresh) or 0:.0f} s "
-                     f"(run {refresh['dag_run_id']})")
+        for dag_id, run in triggered.items():
+            if run is not None:
+                self.out(f"{dag_id}: {run['state']} in {duration(run) or 0:.0f} s (run {run['dag_run_id']})")
+        if triggered[BACKUP_DAG] is not None and triggered[BACKUP_DAG]["state"] == "success":
+            taken = self.api.xcom(BACKUP_DAG, triggered[BACKUP_DAG]["dag_run_id"], "backup")
+            if taken:
+                self.out(f"backup {taken['backup_id']}: {taken['bytes'] / 1e6:.1f} MB in {taken['location']}")
         return result
 
 
@@ -238,8 +246,9 @@ def main() -> int:
                       os.environ["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"], out=say)
     result = DailyRun(api, [s.dag_id for s in SNAPSHOT_TYPES], out=say)()
     failed = [d for d, r in result["runs"].items() if r["state"] != "success"]
-    if result["refresh"] is not None and result["refresh"]["state"] != "success":
-        failed.append(REFRESH_DAG)
+    for key, dag_id in (("refresh", REFRESH_DAG), ("backup", BACKUP_DAG)):
+        if result[key] is not None and result[key]["state"] != "success":
+            failed.append(dag_id)
     for dag_id in failed:
         say(f"FAILED: {dag_id} (its task logs: the Airflow UI, or $AIRFLOW_HOME/logs/dag_id={dag_id}/)")
     return 1 if failed else 0

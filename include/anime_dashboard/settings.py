@@ -111,3 +111,26 @@ def jikan_settings() -> JikanSettings:
 def max_reject_share() -> float:
     """Share of received records that may be rejected before validate fails the run."""
     return _float("MAX_REJECT_SHARE", 0.05)
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """Where backups go and how many are kept (anime_dashboard.backups)."""
+
+    url: str  # a folder, or any URL Airflow's ObjectStoragePath understands (s3://conn@bucket/prefix, ...)
+    keep_daily: int = 7  # the newest backup of each of the last N days that have one
+    keep_weekly: int = 4  # ... of each of the last N ISO weeks
+    keep_monthly: int = 12  # ... of each of the last N months
+    verify_every_days: int = 7  # a backup is restored and checked when the last check is older than this
+
+
+def backup_settings() -> BackupSettings:
+    from pathlib import Path
+
+    return BackupSettings(
+        url=os.environ.get(PREFIX + "BACKUP_URL") or str(Path(__file__).resolve().parents[2] / ".backups"),
+        keep_daily=_int("BACKUP_KEEP_DAILY", 7),
+        keep_weekly=_int("BACKUP_KEEP_WEEKLY", 4),
+        keep_monthly=_int("BACKUP_KEEP_MONTHLY", 12),
+        verify_every_days=_int("BACKUP_VERIFY_DAYS", 7),
+    )

@@ -45,3 +45,34 @@ COMMENT ON COLUMN analytics.pipeline_runs.rejected IS 'Records that failed valid
 COMMENT ON COLUMN analytics.pipeline_runs.inserted IS 'Snapshot rows written new.';
 COMMENT ON COLUMN analytics.pipeline_runs.updated IS 'Snapshot rows rewritten (a rerun of the same day).';
 COMMENT ON COLUMN analytics.pipeline_runs.removed IS 'Rows of the same day''s snapshot removed because the title is no longer in the list.';
+
+-- The backups of the warehouse and the metadata databases (a mirror of the backup location).
+CREATE VIEW analytics.backups AS
+SELECT b.backup_id,
+       b.taken_at,
+       round(extract(epoch FROM now() - b.taken_at) / 3600, 1) AS age_hours,
+       b.duration_seconds,
+       b.size_bytes,
+       array_to_string(b.databases, ', ') AS databases,
+       b.snapshots,
+       b.last_snapshot_date,
+       b.verified,
+       b.verified_at,
+       array_to_string(b.verification_problems, '; ') AS verification_problems,
+       b.deleted_at IS NULL AS kept,
+       b.location
+FROM core.backups b;
+COMMENT ON VIEW analytics.backups IS 'One row per backup of the warehouse (and of Superset''s and Airflow''s metadata): when it was taken, its size, whether a restore of it was verified against its manifest, and whether retention still keeps it.';
+COMMENT ON COLUMN analytics.backups.backup_id IS 'The backup''s name in the backup location: when it was taken, YYYYMMDDTHHMMSSZ (UTC).';
+COMMENT ON COLUMN analytics.backups.taken_at IS 'When the backup was taken.';
+COMMENT ON COLUMN analytics.backups.age_hours IS 'Hours from taken_at to now.';
+COMMENT ON COLUMN analytics.backups.duration_seconds IS 'How long taking it took, in seconds.';
+COMMENT ON COLUMN analytics.backups.size_bytes IS 'Its files together (pg_dump archives, SQLite copies), in bytes.';
+COMMENT ON COLUMN analytics.backups.databases IS 'The databases it holds, comma-separated: warehouse, superset (Superset''s metadata: saved charts, dashboards, queries), airflow (Airflow''s metadata).';
+COMMENT ON COLUMN analytics.backups.snapshots IS 'Snapshots (snapshot type and date) of the warehouse it holds.';
+COMMENT ON COLUMN analytics.backups.last_snapshot_date IS 'The newest snapshot date it holds.';
+COMMENT ON COLUMN analytics.backups.verified IS 'true: restored into a scratch database and found equal to its manifest (rows per table, checksums of the snapshot tables); false: that check failed; NULL: not checked (verification runs at least weekly).';
+COMMENT ON COLUMN analytics.backups.verified_at IS 'When it was verified.';
+COMMENT ON COLUMN analytics.backups.verification_problems IS 'For a failed verification: what differed, separated by semicolons.';
+COMMENT ON COLUMN analytics.backups.kept IS 'false once retention (or someone) removed it from the backup location.';
+COMMENT ON COLUMN analytics.backups.location IS 'Where it is: ANIME_DASHBOARD_BACKUP_URL.';

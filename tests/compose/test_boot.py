@@ -5,15 +5,15 @@ Both images are built (`make compose-build`: base images pulled or stood in from
 wheelhouse, no network inside a build), then docker-compose.yaml runs with a generated env file and the offline
 profile (the Jikan replay as a container, at Jikan's own limits) under a project of this run's own. The tests
 run in order on one stack: boot, a snapshot on the Celery worker read back by the analyst from Postgres and
-Superset, SQL Lab through superset-worker, the init services refusing a weak password, `down` then `up -d`
+Superset, the backup its publish triggers (all three databases, verified), SQL Lab through superset-worker, the init services refusing a weak password, `down` then `up -d`
 again, and `down -v` leaving nothing behind. The stack goes down with its volumes whatever happens.
 """
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
-import psycopg2
 import pytest
 import requests
 
@@ -25,46 +25,11 @@ pytestmark = pytest.mark.compose  # builds images and boots 13 containers: make 
 DAG_ID = "jikan_airing"
 
 
-@pytest.fixture(scope="module")
-def stack():
-    s = ComposeStack()
-    try:
-        s.build()
-        s.timings["first_up_s"] = s.up()
-        yield s
-    finally:
-        s.cleanup()
-        print(f"\ncompose boot timings: {s.timings}")
-
-
-def _airflow(stack: ComposeStack):
-    from anime_dashboard.airflow_api import AirflowApi
-
-    return AirflowApi(f"http://127.0.0.1:{stack.ports['AIRFLOW_PORT']}", "admin",
-                      stack.env["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"], timeout=60)
-
-
-def _analyst_pg(stack: ComposeStack):
-    """The warehouse as a BI tool reaches it: the published Postgres port, the read-only analyst role."""
-    return psycopg2.connect(host="127.0.0.1", port=stack.ports["POSTGRES_PORT"], dbname="anime_dashboard",
-                            user="analyst", password=stack.env["ANIME_DASHBOARD_ANALYST_PASSWORD"], connect_timeout=10)
-
-
 def _airing_rows(stack: ComposeStack) -> dict[str, int]:
-    with _analyst_pg(stack) as conn, conn.cursor() as cur:
+    with stack.analyst_pg() as conn, conn.cursor() as cur:
         cur.execute("SELECT snapshot_date::text, count(*) FROM analytics.latest_snapshot "
                     "WHERE snapshot_type = 'airing' GROUP BY 1")
         return dict(cur.fetchall())
-
-
-def _wait_run(api, dag_id: str, run_id: str, deadline: float) -> dict:
-    run = {}
-    while time.monotonic() < deadline:
-        run = next((r for r in api.runs(dag_id) if r["dag_run_id"] == run_id), {})
-        if run.get("state") in ("success", "failed"):
-            return run
-        time.sleep(3)
-    return run
 
 
 def test_every_service_is_healthy_and_the_one_shot_services_exited_0(stack):
@@ -80,14 +45,14 @@ def test_every_service_is_healthy_and_the_one_shot_services_exited_0(stack):
 
 
 def test_a_snapshot_runs_on_the_celery_worker_and_the_analyst_reads_it_from_postgres_and_superset(stack):
-    api = _airflow(stack)
+    api = stack.airflow()
     deadline = time.monotonic() + 900
     while api.dag(DAG_ID) is None:  # the dag-processor has to parse it first
         assert time.monotonic() < deadline, f"{DAG_ID} never parsed:\n{stack.logs('airflow-dag-processor')}"
         time.sleep(2)
     run = api.trigger(DAG_ID)
     t0 = time.monotonic()
-    run = _wait_run(api, DAG_ID, run["dag_run_id"], deadline)
+    run = stack.wait_run(api, DAG_ID, run["dag_run_id"], deadline)
     stack.timings["airing_run_s"] = time.monotonic() - t0
     tis = api.task_instances(DAG_ID, run["dag_run_id"])
     assert run.get("state") == "success", f"{run}\n{[(t['task_id'], t['state']) for t in tis]}\n" \
@@ -123,10 +88,7 @@ def test_a_snapshot_runs_on_the_celery_worker_and_the_analyst_reads_it_from_post
             break
         time.sleep(3)
     assert refresh and refresh["state"] == "success" and refresh["run_type"] == "asset_triggered", refresh
-    from anime_dashboard.dashboards.client import SupersetClient
-
-    analyst = SupersetClient(f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}", "analyst",
-                             stack.env["ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"]).login()
+    analyst = stack.analyst_superset()
     today_ms = str(int(datetime.fromisoformat(today).replace(tzinfo=timezone.utc).timestamp() * 1000))
     dated = []
     for chart in analyst.list_all("chart", ["id", "slice_name"]):
@@ -136,11 +98,38 @@ def test_a_snapshot_runs_on_the_celery_worker_and_the_analyst_reads_it_from_post
     assert dated, "no chart the analyst can open shows the new snapshot date"
 
 
-def test_superset_worker_runs_the_analysts_sql_lab_queries_asynchronously(stack):
-    from anime_dashboard.dashboards.client import SupersetClient
+def test_a_backup_of_all_three_databases_follows_the_publish_and_is_verified(stack):
+    """The warehouse_backup DAG, triggered by the snapshot's Asset, on the Celery worker: Debian's pg_dump of the
+    server's major in the Airflow image, the external backups volume, a scratch database to verify in."""
+    api = stack.airflow()
+    published = max(datetime.fromisoformat(r["end_date"]) for r in api.runs(DAG_ID) if r["state"] == "success")
+    deadline = time.monotonic() + 600
+    run = None
+    while time.monotonic() < deadline:
+        run = next((r for r in api.runs("warehouse_backup") if r["run_type"] == "asset_triggered"
+                    and datetime.fromisoformat(r["queued_at"]) >= published - timedelta(seconds=30)), None)
+        if run and run["state"] in ("success", "failed"):
+            break
+        time.sleep(3)
+    tis = {t["task_id"]: t["state"] for t in api.task_instances("warehouse_backup", run["dag_run_id"])} if run else {}
+    assert run and run["state"] == "success", f"{run} {tis}\n{stack.logs('airflow-worker', 100)}"
+    # the stack's first backup (after the scheduled runs at boot) was verified; this one is, when it is due
+    assert tis["backup"] == tis["retention"] == "success" and tis["verify"] in ("success", "skipped"), tis
+    taken = api.xcom("warehouse_backup", run["dag_run_id"], "backup")
+    assert taken["location"] == "/opt/airflow/backups" and taken["databases"] == ["airflow", "superset", "warehouse"]
+    listing = stack.compose("exec", "-T", "airflow-worker", "anime-dashboard", "backups").stdout
+    assert re.search(rf"^  {taken['backup_id']} .* airflow, superset, warehouse  ", listing, re.M), listing
+    assert re.search(r"^  \d{8}T\d{6}Z .* airflow, superset, warehouse  verified ", listing, re.M), listing
+    with stack.analyst_pg() as conn, conn.cursor() as cur:
+        cur.execute("SELECT backup_id, verified FROM analytics.backups WHERE kept ORDER BY 1")
+        kept = dict(cur.fetchall())
+    assert taken["backup_id"] in kept and True in kept.values(), kept
+    stack.timings["backup_run_s"] = (datetime.fromisoformat(run["end_date"])
+                                     - datetime.fromisoformat(run["start_date"])).total_seconds()
 
-    url = f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}"
-    analyst = SupersetClient(url, "analyst", stack.env["ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD"]).login()
+
+def test_superset_worker_runs_the_analysts_sql_lab_queries_asynchronously(stack):
+    analyst = stack.analyst_superset()
     (db_id,) = [d["id"] for d in analyst.list_all("database", ["id"])]
     started = analyst.send("POST", "/api/v1/sqllab/execute/", json={
         "database_id": db_id, "schema": "analytics", "runAsync": True, "queryLimit": 100,
@@ -155,7 +144,7 @@ def test_superset_worker_runs_the_analysts_sql_lab_queries_asynchronously(stack)
         time.sleep(0.5)
     assert q.get("status") == "success", f"{q}\n{stack.logs('superset-worker')}"
     results = analyst.request("GET", "/api/v1/sqllab/results/", params={"q": f"(key:'{q['results_key']}')"})
-    with _analyst_pg(stack) as conn, conn.cursor() as cur:
+    with stack.analyst_pg() as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM analytics.titles")
         titles = cur.fetchone()[0]
     assert results.json()["data"] == [{"answer": 42, "titles": titles}]
@@ -178,7 +167,7 @@ def test_down_then_up_keeps_the_data_and_the_init_services_run_again_cleanly(sta
     assert _airing_rows(stack) == before
     for service in ONE_SHOT:
         assert stack.states()[service] == "exited 0", service
-    api = _airflow(stack)
+    api = stack.airflow()
     assert any(r["state"] == "success" for r in api.runs(DAG_ID)), "the Airflow metadata (the run) was kept"
     requests.get(f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}/health", timeout=10).raise_for_status()
 

@@ -297,6 +297,38 @@ def test_dependencies_wait_for_health_or_completion(compose):
         assert deps <= set(compose["services"][name]["depends_on"]), name
 
 
+def test_the_airflow_image_has_pg_dump_of_the_postgres_services_major_from_debians_packages(compose):
+    _, _, text = dockerfile(ROOT / "docker" / "airflow" / "Dockerfile")
+    final = text.split("\nFROM ")[-1]
+    assert "COPY build/debs/ /tmp/debs/" in final and "dpkg --install" in final  # offline, no apt-get
+    listed = [line.strip() for line in (ROOT / "docker" / "airflow" / "debian-packages.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    major = re.fullmatch(r"postgres:(\d+)\.\d+-bookworm", compose["services"]["postgres"]["image"]).group(1)
+    assert listed == [f"postgresql-client-{major}"], "pg_dump must be of the server's major"
+    assert "!build/debs" in (ROOT / ".dockerignore").read_text()
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^compose-build: .*\bdebs\b", makefile, re.M)
+
+
+def test_backups_go_to_an_external_volume_that_down_v_does_not_remove(compose):
+    volume = compose["volumes"]["backups"]
+    assert volume["external"] is True and volume["name"] == "anime-dashboard-backups"
+    for name in ("airflow-worker", "airflow-init"):  # the DAG's tasks, and the one-shot an operator restores with
+        service = compose["services"][name]
+        assert "backups:/opt/airflow/backups:rw" in service["volumes"], name
+        assert service_env(service)["ANIME_DASHBOARD_BACKUP_URL"] == "/opt/airflow/backups"
+    worker = service_env(compose["services"]["airflow-worker"])
+    # the backup reads the three databases: the warehouse, Airflow's metadata and Superset's, as their owners
+    assert worker["ANIME_DASHBOARD_SUPERSET_DATABASE_URI"] == service_env(
+        compose["services"]["superset"])["ANIME_DASHBOARD_SUPERSET_DATABASE_URI"]
+    assert worker["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
+    # Airflow hides its own setting from task processes: the backup task reads this one
+    assert worker["ANIME_DASHBOARD_AIRFLOW_DATABASE_URI"] == worker["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    init_sql = (ROOT / "docker" / "postgres" / "init-databases.sql").read_text(encoding="utf-8")
+    assert "CREATEROLE CREATEDB" in init_sql  # the warehouse owner makes the scratch databases of a verification
+    assert int(worker["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) == 300
+
+
 def test_postgres_and_logs_live_in_named_volumes(compose):
     assert set(compose["volumes"]) >= {"postgres-data", "airflow-logs", "redis-data", "superset-home"}
     assert "postgres-data:/var/lib/postgresql/data:rw" in compose["services"]["postgres"]["volumes"]
@@ -371,6 +403,11 @@ DEFAULT_IS_RIGHT = {
     "ANIME_DASHBOARD_SUPERSET_EVENT_LOG": "the default suits production (see docs/benchmarks.md)",
     "ANIME_DASHBOARD_SEED_HISTORY_DAYS": "`make run` only: production keeps real history",
     "PATH": "the image's own, with the project's venv first (Dockerfile ENV)",
+    "ANIME_DASHBOARD_BACKUP_KEEP_DAILY": "retention: default 7 daily backups",
+    "ANIME_DASHBOARD_BACKUP_KEEP_WEEKLY": "retention: default 4 weekly backups",
+    "ANIME_DASHBOARD_BACKUP_KEEP_MONTHLY": "retention: default 12 monthly backups",
+    "ANIME_DASHBOARD_BACKUP_VERIFY_DAYS": "a backup is verified at least weekly by default",
+    "ANIME_DASHBOARD_PG_BIN": "the Airflow image has Debian's postgresql-client of the server's major (build/debs)",
 }
 # (service, variable): read by code that this service never runs
 NOT_NEEDED_BY = {

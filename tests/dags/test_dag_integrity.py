@@ -1,4 +1,5 @@
-"""The DAG folder parses cleanly into the four snapshot DAGs and the analytics refresh, configured as operators expect."""
+"""The DAG folder parses cleanly into the four snapshot DAGs, the analytics refresh and the backup, configured as
+operators expect."""
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {"jikan_top_anime", "jikan_airing", "jikan_upcoming", "jikan_movies"}
-ALL_DAGS = EXPECTED | {"analytics_refresh"}
+ALL_DAGS = EXPECTED | {"analytics_refresh", "warehouse_backup"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def test_dag_folder_has_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
 
 
-def test_exactly_the_four_snapshot_dags_and_the_refresh(dagbag):
+def test_exactly_the_four_snapshot_dags_the_refresh_and_the_backup(dagbag):
     assert set(dagbag.dag_ids) == ALL_DAGS
     assert {s.dag_id for s in SNAPSHOT_TYPES} == EXPECTED
 
@@ -130,6 +131,25 @@ def test_analytics_refresh_runs_when_any_snapshot_asset_is_published(dagbag):
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.doc_md and "Analytics refresh" in dag.doc_md
     assert dag.task_ids == ["refresh_superset_cache"]  # the loads keep the history views themselves
+
+
+def test_the_backup_runs_after_any_publish_and_daily_at_3_utc_then_verifies_and_applies_retention(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule, TriggerRule
+    from airflow.sdk.definitions.asset import AssetAny
+
+    dag = dagbag.dags["warehouse_backup"]
+    published = {o.uri for s in SNAPSHOT_TYPES for o in dagbag.dags[s.dag_id].get_task("publish").outlets}
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAny) and {a.uri for a in condition.objects} == published
+    assert (dag.timetable.timetable.expression, str(dag.timetable.timetable.timezone)) == ("0 3 * * *", "UTC")
+    assert dag.catchup is False and dag.max_active_runs == 1 and "Warehouse backup" in dag.doc_md
+    assert dag.get_task("verify").upstream_task_ids == {"backup"}
+    assert dag.get_task("retention").upstream_task_ids == {"backup", "verify"}
+    # verify runs after a failed backup too; retention never after a failed backup or verification
+    assert dag.get_task("verify").trigger_rule == TriggerRule.ALL_DONE
+    assert dag.get_task("retention").trigger_rule == TriggerRule.NONE_FAILED
+    assert all(t.pool == "default_pool" for t in dag.tasks)  # no Jikan call
 
 
 def test_without_a_superset_connection_the_cache_refresh_skips_and_says_why(dagbag, monkeypatch):

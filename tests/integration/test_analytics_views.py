@@ -16,7 +16,7 @@ import pytest
 from anime_dashboard.analytics import AnalyticsError, apply_analytics
 from anime_dashboard.data_dictionary import read_views, render_markdown, undocumented
 from pipeline_runs import TODAY, load
-from support import PG, ROOT, empty_warehouse, paced_replay
+from support import PG, ROOT, empty_warehouse, paced_replay, verified_backup
 
 D1, D7, D31 = TODAY - timedelta(days=1), TODAY - timedelta(days=7), TODAY - timedelta(days=31)
 LEFT_BEHIND = 990_000_001  # a title only in yesterday's top list
@@ -54,7 +54,7 @@ def copy_top_snapshot(conn, day, *, members_less: int, reverse: bool = False, dr
 
 
 @pytest.fixture(scope="module")
-def market(warehouse_db):
+def market(warehouse_db, tmp_path_factory):
     conn = psycopg2.connect(dbname=warehouse_db, **PG)
     empty_warehouse(conn)
     with paced_replay() as replay, pytest.MonkeyPatch.context() as mp:
@@ -76,6 +76,7 @@ def market(warehouse_db):
     copy_top_snapshot(conn, D7, members_less=7000)
     copy_top_snapshot(conn, D31, members_less=31000)
     execute(conn, "SELECT core.refresh_titles(NULL)")
+    verified_backup(conn, tmp_path_factory.mktemp("backups"))
     yield conn
     conn.close()
 

@@ -148,7 +148,7 @@ def test_a_deployment_upgraded_past_007_and_008_keeps_its_snapshots_with_the_see
                 cur.execute("SELECT core.refresh_snapshot('upcoming', %s)", (day,))
         stored = fetch(conn, "SELECT * FROM core.anime_snapshots ORDER BY 1, 2, 3")
 
-        assert apply_migrations(conn) == ["007_list_definitions.sql", "008_history_upkeep.sql"]
+        assert apply_migrations(conn) == ["007_list_definitions.sql", "008_history_upkeep.sql", "009_backups.sql"]
         assert fetch(conn, "SELECT snapshot_type, version, query, max_pages FROM core.list_definitions "
                            "ORDER BY 1") == [
             ("airing", 1, seed["airing"], 4), ("top", 1, seed["top"], 8),

@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from anime_dashboard.airflow_api import AirflowApi, AirflowApiError
+from anime_dashboard.backups.location import BackupLocation
 from anime_dashboard.dashboards.client import SupersetClient
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
 from support import ROOT, RUN_TOKEN, drop_database, drop_role, free_port, pg_uri, query_db
@@ -49,6 +50,7 @@ def main_job_env(tmp_path: Path, warehouse: str, **extra: str) -> dict[str, str]
         "ANIME_DASHBOARD_SUPERSET_HOME": str(tmp_path / "superset"),
         "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": f"ad_test_{RUN_TOKEN}_run",
         "ANIME_DASHBOARD_SEED_HISTORY_DAYS": "3",
+        "ANIME_DASHBOARD_BACKUP_URL": str(tmp_path / "backups"),
         "JIKAN_OFFLINE": "1",
         **{name: str(free_port()) for name in PORTS},
         **extra,
@@ -176,6 +178,14 @@ def test_make_run_loads_through_the_scheduler_with_progress_and_stops_cleanly_tw
         # today's scheduled run was made by the first run's unpause and failed by the second: a manual one now
         assert re.search(rf"^{s.dag_id}: success in \d+ s \(manual run manual__", text, flags=re.M), text[-4000:]
     assert re.search(r"^analytics_refresh: success in \d+ s", text, flags=re.M), text[-4000:]
+    # the backup that followed the publishes: every database of make run's, verified (the first one ever)
+    assert re.search(r"^warehouse_backup: success in \d+ s", text, flags=re.M), text[-4000:]
+    taken = re.search(rf"^backup (\d{{8}}T\d{{6}}Z): [\d.]+ MB in {re.escape(str(tmp_path / 'backups'))}$", text,
+                      flags=re.M)
+    assert taken, text[-4000:]
+    backups = BackupLocation(str(tmp_path / "backups"))
+    assert sorted(backups.manifest(taken.group(1))["databases"]) == ["airflow", "superset", "warehouse"]
+    assert any(backups.read_json(b, "verification.json") for b in backups.backup_ids())
     ticks = progress_times(text)
     assert len(ticks) >= 2 and max((b - a).total_seconds() for a, b in zip(ticks, ticks[1:])) <= 10, ticks
     assert re.search(r"upsert success \d+ inserted", text)

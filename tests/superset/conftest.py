@@ -23,7 +23,7 @@ import redis
 
 from anime_dashboard.snapshots import BY_NAME
 from pipeline_runs import TODAY, load
-from support import PG, RUN_TOKEN, empty_warehouse, paced_replay
+from support import PG, RUN_TOKEN, empty_warehouse, paced_replay, verified_backup
 
 HISTORY_DAYS = 14
 SNAPSHOT_TYPES = ("top", "airing", "upcoming", "movies")
@@ -83,7 +83,9 @@ def bi_warehouse(warehouse_db, airflow_db):
             os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"] = previous
     generate_history(conn, end_date=YESTERDAY - timedelta(days=1), days=HISTORY_DAYS)
     conn.commit()
-    yield conn
+    with tempfile.TemporaryDirectory(prefix="ad_test_backups_") as backups:
+        verified_backup(conn, backups)
+        yield conn
     conn.close()
 
 

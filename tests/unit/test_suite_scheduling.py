@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from support import ROOT, pack_work_units, unit_seconds, work_unit
 
@@ -35,3 +36,11 @@ def test_the_recorded_durations_are_node_ids_of_this_suites_test_files():
     assert {t.split("::")[0] for t in recorded} <= files, "tests/durations.json names test files that are gone"
     assert all(isinstance(s, (int, float)) and s >= 0 for s in recorded.values())
     assert {work_unit(t.split("::")[0]) for t in recorded} >= {"tests/superset", "tests/unit/test_replay.py"}
+
+
+def test_every_module_that_boots_a_compose_stack_runs_on_the_same_worker():
+    booting = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
+                     if re.search(r"^from compose_stack import .*\bComposeStack\b", p.read_text(encoding="utf-8"), re.M))
+    assert len(booting) >= 2, booting
+    assert {work_unit(m) for m in booting} == {"tests/compose (stacks)"}
+    assert work_unit("tests/compose/test_compose_file.py") == "tests/compose/test_compose_file.py"
