@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     list_size = 50 if args.smoke else args.list_size
     end = datetime.now(timezone.utc).date() - timedelta(days=1)
     role = f"ad_bench_analyst_{uuid.uuid4().hex[:8]}"  # the restore's setup makes the analyst role: one of its own
-    os.environ.update({"ANIME_DASHBOARD_ANALYST_USER": role, "ANIME_DASHBOARD_ANALYST_PASSWORD": secrets.token_urlsafe(16)})
+    os.environ.update({"ANIME_DASHBOARD_ANALYST_USER": role,
+                       "ANIME_DASHBOARD_ANALYST_PASSWORD": secrets.token_urlsafe(16)})
     os.environ.pop("AIRFLOW_CONN_SUPERSET", None)
     try:
         results = [measure(size, list_size, end) for size in sizes]

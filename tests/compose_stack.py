@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from compose_file import COMPOSE_FILE, compose_command, load
@@ -181,6 +182,19 @@ class ComposeStack:
             run = next((r for r in api.runs(dag_id) if r["dag_run_id"] == run_id), {})
             if run.get("state") in ("success", "failed"):
                 return run
+            time.sleep(3)
+        return run
+
+    @staticmethod
+    def wait_triggered(api, dag_id: str, after: datetime, deadline: float) -> dict | None:
+        """The Asset-triggered run of ``dag_id`` queued since ``after`` (a publish's end, give or take 30 s), once
+        it has finished (or as it is at the deadline)."""
+        run = None
+        while time.monotonic() < deadline:
+            run = next((r for r in api.runs(dag_id) if r["run_type"] == "asset_triggered"
+                        and datetime.fromisoformat(r["queued_at"]) >= after - timedelta(seconds=30)), None)
+            if run and run["state"] in ("success", "failed"):
+                break
             time.sleep(3)
         return run
 

@@ -20,6 +20,7 @@ reported too (the alert alone says "Data error" without the chart's name).
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -28,6 +29,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 MAX_VIEWPORT_HEIGHT = 12000  # tall enough for every dashboard row to be on screen (no lazy rendering left out)
+# a page with its charts painted is 140-320 kB as PNG; a capture of the grid before it paints again (after the
+# viewport grew, on a busy machine) ~45-50 kB, with no chart in it
+PAINTED_PNG_BYTES = 100_000
 
 # One pass over the charts of the page: their state as the DOM shows it.
 _CHART_STATES = """() => [...document.querySelectorAll('[data-test="chart-grid-component"]')].map(c => {
@@ -150,10 +154,7 @@ def render_dashboard(page: Any, base_url: str, slug: str, screenshot_path: str |
                 errors.append(f"{s['name']}: {s['text'] or 'no data'}")
         errors.extend(failed_requests)
         if screenshot_path:
-            # let the last layout paint (two animation frames, fonts loaded) before capturing it
-            page.evaluate("() => document.fonts.ready.then(() => new Promise(r => "
-                          "requestAnimationFrame(() => requestAnimationFrame(r))))")
-            page.screenshot(path=screenshot_path, full_page=True)
+            _capture_painted(page, screenshot_path, time.monotonic() + 15)
         return {"charts": len(states), "rendered": sum(s["state"] == "rendered" for s in states), "errors": errors}
     finally:
         page.remove_listener("response", on_response)
@@ -205,6 +206,21 @@ class RequestWatch:
     def stop(self) -> None:
         for event, handler in self.handlers.items():
             self.page.remove_listener(event, handler)
+
+
+def _capture_painted(page: Any, path: str, deadline: float) -> None:
+    """A full-page screenshot once the last layout has painted (two animation frames, fonts loaded), taken again,
+    a second apart, while it shows a grid not painted yet (PAINTED_PNG_BYTES) and time remains; written under a
+    temporary name and renamed, so ``path`` never holds a half-written picture."""
+    partial = f"{path.removesuffix('.png')}.tmp.png"
+    while True:
+        page.evaluate("() => document.fonts.ready.then(() => new Promise(r => "
+                      "requestAnimationFrame(() => requestAnimationFrame(r))))")
+        page.screenshot(path=partial, full_page=True)
+        if os.path.getsize(partial) > PAINTED_PNG_BYTES or time.monotonic() > deadline:
+            os.replace(partial, path)
+            return
+        page.wait_for_timeout(1000)
 
 
 def _fit_viewport_to_page(page: Any, original: dict[str, int] | None) -> None:

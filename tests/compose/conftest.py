@@ -1,5 +1,6 @@
-"""The compose stack a module boots: docker-compose.yaml for real (tests/compose_stack.py), one per module that
-asks for it, taken down with its volumes whatever happens; what it measured is printed at the end."""
+"""The compose stack the compose tests share: docker-compose.yaml for real (tests/compose_stack.py), booted once for
+the session by the first test that asks for it (support.work_unit runs every module that does on one worker, the
+boot test's first), taken down with its volumes whatever happens; what it measured is printed at the end."""
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,8 @@ import pytest
 from compose_stack import ComposeStack
 
 
-@pytest.fixture(scope="module")
-def stack(request):
+@pytest.fixture(scope="session")
+def stack():
     s = ComposeStack()
     try:
         s.build()
@@ -16,4 +17,4 @@ def stack(request):
         yield s
     finally:
         s.cleanup()
-        print(f"\n{request.module.__name__} timings: {s.timings}")
+        print(f"\ncompose stack timings: {s.timings}")

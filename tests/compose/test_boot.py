@@ -4,18 +4,18 @@ through the Celery worker.
 Both images are built (`make compose-build`: base images pulled or stood in from Debian's packages, the
 wheelhouse, no network inside a build), then docker-compose.yaml runs with a generated env file and the offline
 profile (the Jikan replay as a container, at Jikan's own limits) under a project of this run's own. The tests
-run in order on one stack: boot, a snapshot on the Celery worker read back by the analyst from Postgres and
-Superset, the backup its publish triggers (all three databases, verified), SQL Lab through superset-worker, the init services refusing a weak password, `down` then `up -d`
-again, and `down -v` leaving nothing behind. The stack goes down with its volumes whatever happens.
+run in order on the stack the compose tests share (tests/compose/conftest.py): boot, a snapshot on the Celery
+worker read back by the analyst from Postgres and Superset, the backup its publish triggers (all three databases,
+verified), SQL Lab through superset-worker, and the init services refusing a weak password. The same stack then
+loses containers (test_losing_a_container.py), which ends with `down` and `down -v`.
 """
 from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
-import requests
 
 from compose_stack import ONE_SHOT, ComposeStack
 from support import RUN_TOKEN
@@ -79,15 +79,8 @@ def test_a_snapshot_runs_on_the_celery_worker_and_the_analyst_reads_it_from_post
     stack.timings["airing_rows"] = rows[today]
 
     # and through Superset's chart-data API as the analyst, after the Asset-triggered analytics_refresh
-    published = datetime.fromisoformat(run["end_date"])
-    refresh = None
-    while time.monotonic() < deadline:  # the refresh our run's publish triggered (or a later one)
-        refresh = next((r for r in api.runs("analytics_refresh")
-                        if datetime.fromisoformat(r["run_after"]) >= published - timedelta(seconds=30)), None)
-        if refresh and refresh["state"] in ("success", "failed"):
-            break
-        time.sleep(3)
-    assert refresh and refresh["state"] == "success" and refresh["run_type"] == "asset_triggered", refresh
+    refresh = stack.wait_triggered(api, "analytics_refresh", datetime.fromisoformat(run["end_date"]), deadline)
+    assert refresh and refresh["state"] == "success", refresh
     analyst = stack.analyst_superset()
     today_ms = str(int(datetime.fromisoformat(today).replace(tzinfo=timezone.utc).timestamp() * 1000))
     dated = []
@@ -103,14 +96,7 @@ def test_a_backup_of_all_three_databases_follows_the_publish_and_is_verified(sta
     server's major in the Airflow image, the external backups volume, a scratch database to verify in."""
     api = stack.airflow()
     published = max(datetime.fromisoformat(r["end_date"]) for r in api.runs(DAG_ID) if r["state"] == "success")
-    deadline = time.monotonic() + 600
-    run = None
-    while time.monotonic() < deadline:
-        run = next((r for r in api.runs("warehouse_backup") if r["run_type"] == "asset_triggered"
-                    and datetime.fromisoformat(r["queued_at"]) >= published - timedelta(seconds=30)), None)
-        if run and run["state"] in ("success", "failed"):
-            break
-        time.sleep(3)
+    run = stack.wait_triggered(api, "warehouse_backup", published, time.monotonic() + 600)
     tis = {t["task_id"]: t["state"] for t in api.task_instances("warehouse_backup", run["dag_run_id"])} if run else {}
     assert run and run["state"] == "success", f"{run} {tis}\n{stack.logs('airflow-worker', 100)}"
     # the stack's first backup (after the scheduled runs at boot) was verified; this one is, when it is due
@@ -155,23 +141,3 @@ def test_airflow_init_refuses_a_weak_admin_password(stack):
                          check=False, timeout=600)
     assert proc.returncode != 0
     assert "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD is too weak" in proc.stdout + proc.stderr
-
-
-def test_down_then_up_keeps_the_data_and_the_init_services_run_again_cleanly(stack):
-    before = _airing_rows(stack)
-    assert before
-    stack.compose("down", "--timeout", "30", timeout=300)
-    assert not stack.leftovers()["containers"]
-    assert stack.leftovers()["volumes"], "a plain `down` keeps the named volumes"
-    stack.timings["second_up_s"] = stack.up()  # waits for airflow-init, superset-init, superset-import: exit 0
-    assert _airing_rows(stack) == before
-    for service in ONE_SHOT:
-        assert stack.states()[service] == "exited 0", service
-    api = stack.airflow()
-    assert any(r["state"] == "success" for r in api.runs(DAG_ID)), "the Airflow metadata (the run) was kept"
-    requests.get(f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}/health", timeout=10).raise_for_status()
-
-
-def test_down_v_leaves_no_container_volume_or_network(stack):
-    stack.compose("down", "-v", "--timeout", "30", timeout=300)
-    assert stack.leftovers() == {"containers": [], "volumes": [], "networks": []}

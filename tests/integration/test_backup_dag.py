@@ -142,7 +142,8 @@ def test_after_a_failed_backup_the_newest_backup_is_verified_and_a_mismatch_fail
     manifest["databases"]["warehouse"]["row_counts"]["core.snapshots"] += 1  # the archive holds one fewer
     (tmp_path / "backups" / newest / "manifest.json").write_text(json.dumps(manifest))
     # the next backup fails: Superset's metadata database does not answer
-    monkeypatch.setenv("ANIME_DASHBOARD_SUPERSET_DATABASE_URI", f"postgresql://superset@127.0.0.1:{free_port()}/superset")
+    monkeypatch.setenv("ANIME_DASHBOARD_SUPERSET_DATABASE_URI",
+                       f"postgresql://superset@127.0.0.1:{free_port()}/superset")
     run = backup_dag.test()
     assert run.state == "failed"
     assert states(run) == {"backup": "failed", "verify": "failed", "retention": "upstream_failed"}
@@ -155,7 +156,7 @@ def test_after_a_failed_backup_the_newest_backup_is_verified_and_a_mismatch_fail
 def test_the_dashboard_view_shows_the_age_of_each_backup_and_whether_it_was_verified(backup_dag, warehouse,
                                                                                        warehouse_db):
     assert backup_dag.test().state == "success"
-    rows = query_db(warehouse_db, "SELECT age_hours, verified, size_bytes > 0, databases, snapshots, last_snapshot_date "
-                                  "FROM analytics.backups")
+    rows = query_db(warehouse_db, "SELECT age_hours, verified, size_bytes > 0, databases, snapshots, "
+                                  "last_snapshot_date FROM analytics.backups")
     assert rows[0][0] < 0.1 and rows[0][1:] == (True, True, rows[0][3], 12, TODAY - timedelta(days=1))
     assert "warehouse" in rows[0][3]

@@ -39,8 +39,9 @@ def test_the_recorded_durations_are_node_ids_of_this_suites_test_files():
 
 
 def test_every_module_that_boots_a_compose_stack_runs_on_the_same_worker():
+    imports_the_stack = re.compile(r"^from compose_stack import .*\bComposeStack\b", re.M)
     booting = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
-                     if re.search(r"^from compose_stack import .*\bComposeStack\b", p.read_text(encoding="utf-8"), re.M))
+                     if imports_the_stack.search(p.read_text(encoding="utf-8")))
     assert len(booting) >= 2, booting
     assert {work_unit(m) for m in booting} == {"tests/compose (stacks)"}
     assert work_unit("tests/compose/test_compose_file.py") == "tests/compose/test_compose_file.py"

@@ -46,8 +46,11 @@ def backups(location: BackupLocation) -> int:
     print(f"{len(ids)} backups in {location}")
     for backup_id in ids:
         manifest, checked = location.manifest(backup_id), location.read_json(backup_id, VERIFICATION)
-        state = "not verified" if checked is None else \
-            f"verified {checked['verified_at'][:19]}" if checked["ok"] else f"FAILED verification: {checked['problems'][0]}"
+        if checked is None:
+            state = "not verified"
+        else:
+            state = f"verified {checked['verified_at'][:19]}" if checked["ok"] else \
+                f"FAILED verification: {checked['problems'][0]}"
         print(f"  {backup_id}  {_mb(size_of(manifest)):>12}  {', '.join(sorted(manifest['databases']))}  {state}")
     return 0
 
