@@ -99,7 +99,7 @@ def process_logs(cluster) -> str:
 def api_up(cluster) -> bool:
     try:
         return requests.get(f"{cluster['url']}/api/v2/version", timeout=5).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting its workers
         return False
 
 
