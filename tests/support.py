@@ -236,6 +236,10 @@ def scratch_database(prefix: str) -> Iterator[tuple[str, "psycopg2.extensions.co
         drop_database(name)
 
 
+# charts whose figure is computed from now() (analytics.backups.age_hours): a cached copy is older than a fresh one
+CHARTS_ON_THE_CLOCK = ("Newest verified backup",)
+
+
 def verified_backup(conn, folder) -> None:
     """A real backup of the warehouse ``conn`` holds, verified, then a second one not verified, both in ``folder``,
     and the warehouse's mirror of them (analytics.backups) written: what the views and the dashboard show."""

@@ -13,7 +13,7 @@ import redis
 import yaml
 
 from chart_sql import chart_query, rows, to_sql
-from support import PG
+from support import CHARTS_ON_THE_CLOCK, PG
 
 ASSETS = Path(__file__).resolve().parents[2] / "superset" / "assets"
 
@@ -235,4 +235,9 @@ def test_after_a_new_snapshot_lands_and_the_refresh_runs_every_chart_shows_it_fr
     for chart, text, params, ordered in checks:
         result = superset.client.chart_data(chart["id"])  # no force
         assert result["is_cached"] is True, chart["slice_name"]
-        assert rows(result["data"], ordered) == rows(direct(superset, text, params), ordered), chart["slice_name"]
+        fresh = direct(superset, text, params)
+        if chart["slice_name"] in CHARTS_ON_THE_CLOCK:  # the age as the refresh computed it: never above now's
+            assert [list(r) for r in result["data"]] == [list(r) for r in fresh], chart["slice_name"]
+            assert all(c[k] <= f[k] for c, f in zip(result["data"], fresh) for k in c), (result["data"], fresh)
+            continue
+        assert rows(result["data"], ordered) == rows(fresh, ordered), chart["slice_name"]

@@ -263,9 +263,13 @@ def facts_after_restore(db: Database, path: Path, scratch: str, dump_major: int 
     target = Database(db.role, "postgresql", {**db.params, "dbname": scratch})
     admin = _connect(db.params)
     admin.autocommit = True
+    # a plain DROP: our own sessions are closed by then, and it stops an autovacuum worker busy in the restored
+    # database itself, where WITH (FORCE) refuses a login that is not a superuser ("must be a member of the role
+    # whose process is being terminated")
+    drop = pgsql.SQL("DROP DATABASE IF EXISTS {}").format(pgsql.Identifier(scratch))
     try:
         with admin.cursor() as cur:
-            cur.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(scratch)))
+            cur.execute(drop)
             try:
                 cur.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(scratch)))
             except psycopg2.Error as exc:
@@ -283,6 +287,6 @@ def facts_after_restore(db: Database, path: Path, scratch: str, dump_major: int 
                 conn.close()
         finally:
             with admin.cursor() as cur:
-                cur.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(scratch)))
+                cur.execute(drop)
     finally:
         admin.close()
