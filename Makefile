@@ -20,14 +20,15 @@ test-fast: install ## what to run while working: all but the real scheduler, the
 
 install: $(STAMP) $(SUPERSET_STAMP) chromium docker-packages
 
-# The browser test drives Debian's chromium (never a downloaded browser); installed here when we can.
+# The browser tests drive Debian's chromium (never a downloaded browser); certutil (libnss3-tools) makes the NSS
+# database through which it trusts the compose proxy's local CA. Installed here when we can.
 chromium:
-	@test -x /usr/bin/chromium || { \
+	@{ test -x /usr/bin/chromium && command -v certutil >/dev/null; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser test"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
-	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
-	  else echo "WARNING: /usr/bin/chromium is missing and cannot be installed here (apt-get install chromium as root); the browser test will fail"; fi; }
+	    echo "installing Debian's chromium and libnss3-tools for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libnss3-tools >/dev/null || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libnss3-tools >/dev/null; }; \
+	  else echo "WARNING: /usr/bin/chromium or certutil is missing and cannot be installed here (apt-get install chromium libnss3-tools as root); the browser tests will fail"; fi; }
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: make PYTHON=python3.11 ...")'
@@ -63,7 +64,7 @@ history: install ## synthetic history into the warehouse: make history DAYS=365 
 	. scripts/env.sh && anime-dashboard history --days $${DAYS:-60}
 
 freeze: install ## rewrite requirements.txt from the environment (after a deliberate upgrade)
-	{ sed -n '1,3p' requirements.txt; { $(VENV)/bin/pip freeze --exclude-editable | grep -v '^anime-dashboard'; \
+	{ sed -n '/^#/!q;p' requirements.txt; { $(VENV)/bin/pip freeze --exclude-editable | grep -v '^anime-dashboard'; \
 	  grep ' ; python' requirements.txt; } | sort -f; } > requirements.txt.new  # marker pins kept: the images' Python
 	mv requirements.txt.new requirements.txt
 

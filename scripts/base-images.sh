@@ -3,10 +3,10 @@
 # in the local Docker engine. For each: nothing when it is there; else `docker pull`; and when the pull fails
 # (no registry, as on a machine without one), a stand-in built here under the same name from Debian bookworm's
 # own packages: debootstrap of a minimal bookworm with Python 3.11 (once, cached in build/stand-ins/), plus
-# postgresql-15 or redis-server for those two, and an entry point that keeps the official image's contract
-# (docker/stand-ins/). The tags name Debian's versions (postgresql-15 15.20, redis 7.0.15, python3 3.11), and
-# each stand-in carries the label anime-dashboard.stand-in=debian-bookworm. A machine with a registry pulls
-# the official images and never builds one. As root (debootstrap and chroot need it).
+# postgresql-15, redis-server or nginx for those three, and an entry point that keeps the official image's
+# contract (docker/stand-ins/). The tags name Debian's versions (postgresql-15 15.20, redis 7.0.15, nginx 1.22.1,
+# python3 3.11), and each stand-in carries the label anime-dashboard.stand-in=debian-bookworm. A machine with a
+# registry pulls the official images and never builds one. As root (debootstrap and chroot need it).
 #   ANIME_DASHBOARD_STAND_INS=always   skip the pull (build the stand-ins of absent images right away)
 #   DEBIAN_MIRROR=http://deb.debian.org/debian
 set -euo pipefail
@@ -18,6 +18,7 @@ declare -A IMAGES=(
   ["python:3.11-slim-bookworm"]=""
   ["postgres:15.20-bookworm"]="postgresql-15"
   ["redis:7.0.15-bookworm"]="redis-server"
+  ["nginx:1.22.1"]="nginx gettext-base"
 )
 
 base_rootfs() {  # build/stand-ins/bookworm-python.tar: debootstrap of bookworm with Python 3.11, once
@@ -59,6 +60,7 @@ stand_in() (  # image packages (a subshell: its working copy goes whatever happe
   trap 'if mountpoint -q "$dir/proc"; then umount "$dir/proc"; fi; rm -rf "$dir"' EXIT
   tar -C "$dir" -xf "$base"
   change=(--change "ENV LANG=C.UTF-8" --change "LABEL anime-dashboard.stand-in=debian-bookworm")
+  stop_signal=""  # the official image's STOPSIGNAL, where it is not SIGTERM
   case "$image" in
     postgres:*)
       mkdir -p "$dir/etc/postgresql-common"  # the package's cluster "main" is not wanted: initdb makes PGDATA
@@ -70,13 +72,26 @@ stand_in() (  # image packages (a subshell: its working copy goes whatever happe
       change+=(--change "ENV PATH=$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                --change "ENV PGDATA=/var/lib/postgresql/data" --change "VOLUME /var/lib/postgresql/data"
                --change "ENTRYPOINT [\"docker-entrypoint.sh\"]"
-               --change "EXPOSE 5432" --change "CMD [\"postgres\"]") ;;
+               --change "EXPOSE 5432" --change "CMD [\"postgres\"]")
+      stop_signal=SIGINT ;;  # a fast shutdown on `docker stop`
     redis:*)
       in_chroot "$dir" "apt-get install -y -q --no-install-recommends $packages"
       install -m 755 "$ROOT/docker/stand-ins/redis-entrypoint.sh" "$dir/usr/local/bin/docker-entrypoint.sh"
       mkdir -p "$dir/data"
       change+=(--change "WORKDIR /data" --change "VOLUME /data" --change "ENTRYPOINT [\"docker-entrypoint.sh\"]"
                --change "EXPOSE 6379" --change "CMD [\"redis-server\"]") ;;
+    nginx:*)
+      in_chroot "$dir" "apt-get install -y -q --no-install-recommends $packages"
+      install -m 755 "$ROOT/docker/stand-ins/nginx-entrypoint.sh" "$dir/docker-entrypoint.sh"
+      # Debian's nginx.conf includes conf.d/*.conf (what the templates become) and sites-enabled/*: without
+      # Debian's default site nothing else listens; the logs go to the container's stdout and stderr
+      rm -f "$dir/etc/nginx/sites-enabled/default"
+      mkdir -p "$dir/var/log/nginx"
+      ln -sfn /dev/stdout "$dir/var/log/nginx/access.log"
+      ln -sfn /dev/stderr "$dir/var/log/nginx/error.log"
+      change+=(--change "ENTRYPOINT [\"/docker-entrypoint.sh\"]" --change "EXPOSE 80 443"
+               --change "CMD [\"nginx\", \"-g\", \"daemon off;\"]")
+      stop_signal=SIGQUIT ;;  # nginx's graceful shutdown: open requests finish
     python:*)
       change+=(--change "CMD [\"python3\"]") ;;
     *) echo "no stand-in recipe for $image" >&2; return 1 ;;
@@ -84,8 +99,8 @@ stand_in() (  # image packages (a subshell: its working copy goes whatever happe
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
   echo "importing the stand-in $image ..." >&2
   tar -C "$dir" --numeric-owner -c . | docker import "${change[@]}" - "$image" >/dev/null
-  if [ "${image%%:*}" = postgres ]; then  # a fast shutdown on `docker stop`, as the official image (import cannot)
-    printf 'FROM %s\nSTOPSIGNAL SIGINT\n' "$image" | docker build -q -t "$image" - >/dev/null
+  if [ -n "$stop_signal" ]; then  # as the official image (docker import cannot set it)
+    printf 'FROM %s\nSTOPSIGNAL %s\n' "$image" "$stop_signal" | docker build -q -t "$image" - >/dev/null
   fi
 )
 

@@ -37,4 +37,8 @@ export ANIME_DASHBOARD_SUPERSET_HOME="${ANIME_DASHBOARD_SUPERSET_HOME:-$ROOT/.su
 export ANIME_DASHBOARD_AIRFLOW_ADMIN_USER="${ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:-admin}"
 export ANIME_DASHBOARD_AIRFLOW_VIEWER_USER="${ANIME_DASHBOARD_AIRFLOW_VIEWER_USER:-viewer}"  # stakeholders: read-only
 export ANIME_DASHBOARD_AIRFLOW_OP_USER="${ANIME_DASHBOARD_AIRFLOW_OP_USER:-engineer}"        # data engineers: role op
-export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-$ANIME_DASHBOARD_AIRFLOW_ADMIN_USER:admin,$ANIME_DASHBOARD_AIRFLOW_VIEWER_USER:viewer,$ANIME_DASHBOARD_AIRFLOW_OP_USER:op}"
+# the Airflow UI's logins are FAB users in Airflow's metadata database (anime-dashboard airflow-users)
+export AIRFLOW__CORE__AUTH_MANAGER="${AIRFLOW__CORE__AUTH_MANAGER:-airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager}"
+# one login throttle for both UIs (Superset reads ANIME_DASHBOARD_LOGIN_RATE_LIMIT itself)
+export AIRFLOW__FAB__AUTH_RATE_LIMIT="${AIRFLOW__FAB__AUTH_RATE_LIMIT:-${ANIME_DASHBOARD_LOGIN_RATE_LIMIT:-5 per 40 second}}"
+export AIRFLOW__FAB__CONFIG_FILE="${AIRFLOW__FAB__CONFIG_FILE:-$ROOT/include/anime_dashboard/airflow_webserver_config.py}"

@@ -123,9 +123,16 @@ done
 step "Importing the dashboards (superset/assets) into Superset (anime-dashboard superset-import)"
 run anime-dashboard superset-import
 
-step "Starting Airflow: scheduler, dag-processor, triggerer, api-server (airflow standalone; log: $AIRFLOW_HOME/standalone.log)"
-serve "$AIRFLOW_HOME/standalone.log" airflow standalone
-AIRFLOW_PID=$LAST_PID
+# Each Airflow service on its own, as in compose (`airflow standalone` would replace the FAB auth manager by
+# SimpleAuthManager). The scheduler and triggerer start no log server (it would listen on every address): the
+# api-server reads the task logs from their files on this machine.
+step "Starting Airflow: scheduler, dag-processor, triggerer, api-server (logs: $AIRFLOW_HOME/<service>.log)"
+AIRFLOW_PIDS=()
+for service in "scheduler --skip-serve-logs" dag-processor "triggerer --skip-serve-logs" api-server; do
+  # shellcheck disable=SC2086 # the service's name and flags
+  serve "$AIRFLOW_HOME/${service%% *}.log" airflow $service
+  AIRFLOW_PIDS+=("$LAST_PID")
+done
 step "Today's snapshots through the scheduler: unpausing the DAGs, then their runs and analytics_refresh"
 run anime-dashboard daily-run || { echo "FAILED: a DAG run failed (above; logs in the Airflow UI and $AIRFLOW_HOME/logs)"; exit 1; }
 
@@ -135,7 +142,9 @@ run anime-dashboard summary
 step "Dashboards and SQL Lab: http://$ANIME_DASHBOARD_SUPERSET_HOST:$ANIME_DASHBOARD_SUPERSET_PORT/dashboard/list/"
 echo "Analysts log in as $ANIME_DASHBOARD_SUPERSET_ANALYST_USER (ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD), the admin as $ANIME_DASHBOARD_SUPERSET_ADMIN_USER; passwords in $ANIME_DASHBOARD_ENV_FILE."
 step "Airflow: http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (the DAGs run daily from now on; Ctrl-C stops Airflow and Superset)"
-echo "Logins: $ANIME_DASHBOARD_AIRFLOW_VIEWER_USER (read-only), $ANIME_DASHBOARD_AIRFLOW_OP_USER (trigger, clear, mark, pause), $ANIME_DASHBOARD_AIRFLOW_ADMIN_USER (admin); passwords (ANIME_DASHBOARD_AIRFLOW_*_PASSWORD) in $ANIME_DASHBOARD_ENV_FILE."
+echo "Logins: $ANIME_DASHBOARD_AIRFLOW_VIEWER_USER (Viewer: read-only), $ANIME_DASHBOARD_AIRFLOW_OP_USER (Op: trigger, clear, mark, pause), $ANIME_DASHBOARD_AIRFLOW_ADMIN_USER (Admin: also users); passwords (ANIME_DASHBOARD_AIRFLOW_*_PASSWORD) in $ANIME_DASHBOARD_ENV_FILE."
 step "Backups: $ANIME_DASHBOARD_BACKUP_URL (after every publish and daily at 03:00 UTC; anime-dashboard backups lists them, anime-dashboard restore puts one back)"
 echo "make run: ready"
-wait "$AIRFLOW_PID" || true
+wait -n "${AIRFLOW_PIDS[@]}" || true
+echo "FAILED: an Airflow service stopped (logs: $AIRFLOW_HOME/<service>.log); stopping the rest"
+exit 1

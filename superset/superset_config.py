@@ -124,7 +124,39 @@ SQLLAB_TIMEOUT = 60
 SQLLAB_DEFAULT_DATABASE_NAME = "AnimeDashboard warehouse"
 
 
+def _throttle_logins(app) -> None:
+    """AUTH_RATE_LIMIT on whatever takes the login form's POST /login/, and on the REST login's failures (401).
+
+    Superset 6.1 applies FAB's limit to its own /login/ page, which only answers GET, and registers FAB's form
+    view (AuthDBView, which takes the POST) with the limit switched off; FAB never limits the REST login."""
+    limiter = app.appbuilder.sm.limiter
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.rule == "/login/" and "POST" in (rule.methods or ()):
+            app.view_functions[rule.endpoint] = limiter.limit(AUTH_RATE_LIMIT, methods=["POST"])(view)
+        elif rule.endpoint == "SecurityApi.login":
+            app.view_functions[rule.endpoint] = limiter.limit(
+                AUTH_RATE_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code == 401)(view)
+
+
+def _secure_cookies_over_https(app) -> None:
+    """The session cookie is Secure on every response to a request that came over HTTPS (through the proxy:
+    ProxyFix reads X-Forwarded-Proto), so browsers send it back only over TLS; the services inside the compose
+    network, which call Superset over plain HTTP, keep theirs."""
+    from flask import request
+    from flask.sessions import SecureCookieSessionInterface
+
+    class SessionInterface(SecureCookieSessionInterface):
+        def get_cookie_secure(self, app) -> bool:
+            return request.is_secure or super().get_cookie_secure(app)
+
+    app.session_interface = SessionInterface()
+
+
 def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802 - Superset's name
+    _throttle_logins(app)
+    _secure_cookies_over_https(app)
+
     @app.before_request
     def _sqllab_default_database() -> None:
         if app.config.get("SQLLAB_DEFAULT_DBID") is None:
@@ -160,6 +192,33 @@ SQLLAB_ASYNC_TIME_LIMIT_SEC = 600
 
 # Behind a proxy in production (docker-compose); harmless locally.
 ENABLE_PROXY_FIX = os.environ.get("ANIME_DASHBOARD_SUPERSET_PROXY_FIX", "false").lower() == "true"
+
+# --- logins: throttled, and session cookies a browser keeps to this site ---
+# FAB's login limiter on Redis (every gunicorn worker and container counts together): at most AUTH_RATE_LIMIT
+# login POSTs for one user name from one address (behind the proxy, ProxyFix gives the client's address), then
+# 429 until the window has passed; failed REST logins (/api/v1/security/login) count against the same limit
+# (_throttle_logins). Only this limiter is on: no application-wide request limit.
+RATELIMIT_ENABLED = True
+RATELIMIT_APPLICATION = None
+RATELIMIT_STORAGE_URI = os.environ.get(
+    "ANIME_DASHBOARD_SUPERSET_REDIS_URL", os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0")
+)
+RATELIMIT_KEY_PREFIX = os.environ.get("ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX", "superset") + "_login_limit"
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = os.environ.get("ANIME_DASHBOARD_LOGIN_RATE_LIMIT", "5 per 40 second")
+
+
+def RATELIMIT_KEY_FUNC() -> str:  # noqa: N802 - FAB's name
+    """The client's address and the user name it tries."""
+    from flask import request
+
+    body = request.get_json(silent=True) if request.is_json else None
+    user = (body or {}).get("username") if isinstance(body, dict) else request.form.get("username")
+    return f"{request.remote_addr}|{str(user or '').strip().lower()}"
+
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 # --- event logging (issue 7) ---
 # Superset hands every API call to EVENT_LOGGER, several times per request (a chart-data request from the

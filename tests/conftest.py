@@ -127,6 +127,21 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
+def playwright_api():
+    """Playwright's sync API, started once per test process (a second one in the same process refuses to start):
+    every browser test launches its Chromium from it (superset_browser.launch)."""
+    from playwright.sync_api import sync_playwright
+
+    from superset_browser import CHROMIUM
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: `apt-get install chromium` "
+                    "(make install does it when it can); the browser tests need it")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
 def warehouse_db():
     """A fresh warehouse database with every migration and the analytics views applied;
     AIRFLOW_CONN_WAREHOUSE points at it."""

@@ -1,7 +1,8 @@
 """Drive a Superset dashboard in Debian's Chromium (Playwright, sync API) and report how its charts rendered.
 
 A helper for the browser tests and `make screenshots`, not a test module. No browser is ever downloaded:
-Playwright launches /usr/bin/chromium.
+Playwright launches /usr/bin/chromium. ``home_trusting(ca_file)`` gives it a HOME whose NSS database trusts one more
+CA (the compose proxy's local one), so it checks that server's certificate like any other: no ignored errors.
 
 The DOM it relies on (checked against Superset 6.1's dashboard page):
 
@@ -21,7 +22,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -58,9 +63,24 @@ _CHART_STATES = """() => [...document.querySelectorAll('[data-test="chart-grid-c
 })"""
 
 
-def launch(playwright: Any):
-    """Debian's Chromium, headless, through Playwright (never a downloaded browser)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+def launch(playwright: Any, home: str | None = None):
+    """Debian's Chromium, headless, through Playwright (never a downloaded browser); with ``home`` (see
+    home_trusting) as its HOME."""
+    env = {**os.environ, "HOME": home} if home else None
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env)
+
+
+@contextmanager
+def home_trusting(ca_file: str) -> Iterator[str]:
+    """A temporary HOME for Chromium whose NSS database ($HOME/.pki/nssdb, where Chromium on Linux finds the roots
+    a user added) trusts ``ca_file`` as a CA for TLS servers, beside the system's roots; removed afterwards.
+    Needs certutil (Debian's libnss3-tools: make install)."""
+    with tempfile.TemporaryDirectory(prefix="ad_chromium_home_") as home:
+        nssdb = os.path.join(home, ".pki", "nssdb")
+        os.makedirs(nssdb)
+        for args in (["-N", "--empty-password"], ["-A", "-t", "C,,", "-n", "anime-dashboard-ca", "-i", ca_file]):
+            subprocess.run(["certutil", "-d", f"sql:{nssdb}", *args], check=True, capture_output=True, timeout=60)
+        yield home
 
 
 def login(page: Any, base_url: str, username: str, password: str, timeout_s: float = 60, attempts: int = 3) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +19,11 @@ RUN_TOKEN = uuid.uuid4().hex[:10]  # per process: each pytest-xdist worker has i
 JIKAN_PACE = 10
 
 
-# modules that each boot docker-compose.yaml: one worker runs them one after the other (two stacks at once would
-# share two cores between 26 containers)
-COMPOSE_STACKS = ("tests/compose/test_boot.py", "tests/compose/test_losing_a_container.py")
+# modules on the compose stack (tests/compose/conftest.py): one worker runs them one after the other, in file
+# order (the boot test first), on the one stack it boots (two stacks at once would share two cores between 28
+# containers)
+COMPOSE_STACKS = ("tests/compose/test_boot.py", "tests/compose/test_front_door.py",
+                  "tests/compose/test_losing_a_container.py")
 
 
 def work_unit(path: str) -> str:
@@ -113,6 +116,21 @@ def stop_process_groups(procs: dict) -> None:
         log.close()
 
 
+def wait_until_it_answers(url: str, proc, log_path: Path, timeout: float = 180) -> None:
+    """Until GET ``url`` answers 200; fails with the end of the log when the service exits or the time is up."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, Path(log_path).read_text()[-3000:]
+        time.sleep(0.5)
+
+
 def free_port() -> int:
     """A TCP port on the loopback interface that nothing listens on right now."""
     import socket
@@ -144,8 +162,25 @@ def local_airflow_env(tmp_path: Path, meta_db: str, port: int) -> dict[str, str]
         "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
+        **airflow_logins_env(),
     })
     return env
+
+
+def airflow_logins_env() -> dict[str, str]:
+    """The FAB auth manager as scripts/env.sh configures it, with a fresh strong password for each of the
+    three logins (``anime-dashboard airflow-users`` makes them, after ``airflow db migrate``)."""
+    import secrets
+
+    return {
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
+        "AIRFLOW__FAB__CONFIG_FILE": str(ROOT / "include" / "anime_dashboard" / "airflow_webserver_config.py"),
+        **{f"ANIME_DASHBOARD_AIRFLOW_{key}_USER": user for key, user in AIRFLOW_LOGINS.items()},
+        **{f"ANIME_DASHBOARD_AIRFLOW_{key}_PASSWORD": secrets.token_urlsafe(18) for key in AIRFLOW_LOGINS},
+    }
+
+
+AIRFLOW_LOGINS = {"ADMIN": "admin", "VIEWER": "viewer", "OP": "engineer"}  # the key of each login's settings
 
 
 def trigger_dag_runs(url: str, user: str, password: str, dag_ids: list[str]) -> list[dict]:

@@ -20,12 +20,15 @@ class AirflowApiError(RuntimeError):
 
 
 class AirflowApi:
-    def __init__(self, url: str, user: str, password: str, *, timeout: float = 30):
+    def __init__(self, url: str, user: str, password: str, *, timeout: float = 30, verify: bool | str = True):
+        """``verify``: as requests' (False, or the CA file that signed an HTTPS server's certificate), given with
+        each request: a session's own is overridden by REQUESTS_CA_BUNDLE."""
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.verify = verify
         self.session = requests.Session()
         r = self.session.post(f"{self.url}/auth/token", json={"username": user, "password": password},
-                              timeout=timeout)
+                              timeout=timeout, verify=verify)
         if r.status_code not in (200, 201):
             raise AirflowApiError(f"no API token for {user!r} from {self.url}: {r.status_code} {r.text[:300]}")
         self.session.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
@@ -38,7 +41,8 @@ class AirflowApi:
         for attempt in range(1 + (RETRIES if retry else 0)):
             if attempt:
                 time.sleep(2 ** (attempt - 1))
-            r = self.session.request(method, f"{self.url}/api/v2/{path}", timeout=self.timeout, **kwargs)
+            r = self.session.request(method, f"{self.url}/api/v2/{path}", timeout=self.timeout, verify=self.verify,
+                                     **kwargs)
             if r.status_code < 500:
                 break
         if r.status_code not in ok:

@@ -10,9 +10,8 @@
     anime-dashboard dag-ids          the snapshot DAG ids, one a line (for scripts)
     anime-dashboard history ...      write synthetic history (see ``anime-dashboard history --help``)
     anime-dashboard data-dictionary  the analytics data dictionary as Markdown (docs/data_dictionary.md)
-    anime-dashboard airflow-users    the Airflow UI's logins' passwords (admin, viewer, op:
-                                     ANIME_DASHBOARD_AIRFLOW_*_PASSWORD) into SimpleAuthManager's passwords
-                                     file, so Airflow never generates one
+    anime-dashboard airflow-users    the Airflow UI's logins (admin, viewer, engineer) as FAB users in Airflow's
+                                     metadata database, passwords from ANIME_DASHBOARD_AIRFLOW_*_PASSWORD
     anime-dashboard superset-bootstrap  Superset's metadata DB, admin user (password from the env), init, the roles
                                         of superset/roles/, the analyst's and the pipeline's logins
     anime-dashboard superset-serve      serve Superset (gunicorn) on ANIME_DASHBOARD_SUPERSET_HOST/_PORT
@@ -198,14 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "setup":
             setup()
         elif args.command == "airflow-users":
-            from anime_dashboard.airflow_users import AirflowUsersError, logins_from_env, write_passwords
+            from anime_dashboard.airflow_users import AirflowUsersError, logins_from_env, sync_users
 
             try:
-                path = write_passwords()
+                changed = sync_users()
             except AirflowUsersError as exc:
                 raise SetupError(str(exc)) from exc
-            log.info("Airflow logins %s: passwords written to %s (from the environment)",
-                     ", ".join(f"{login.user} ({login.role})" for login in logins_from_env()), path)
+            log.info("Airflow logins %s as in the environment%s",
+                     ", ".join(f"{login.user} ({login.role})" for login in logins_from_env()),
+                     "".join(f"\n  {line}" for line in changed))
         elif args.command == "summary":
             print(summary())
         elif args.command == "data-dictionary":

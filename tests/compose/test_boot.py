@@ -20,7 +20,7 @@ import pytest
 from compose_stack import ONE_SHOT, ComposeStack
 from support import RUN_TOKEN
 
-pytestmark = pytest.mark.compose  # builds images and boots 13 containers: make test-fast leaves it out
+pytestmark = pytest.mark.compose  # builds images and boots 14 containers: make test-fast leaves it out
 
 DAG_ID = "jikan_airing"
 

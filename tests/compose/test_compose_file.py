@@ -1,7 +1,9 @@
 """docker-compose.yaml is a valid, complete production deployment: the file as `docker-compose config` reads it
 (interpolation, required secrets, Compose's own validation), and what Compose does not check: the Compose
-schema, secrets never in the file, the image pins and bases, health checks and start order, the Redis split,
-and that every setting the code reads reaches the services that run it. tests/compose/test_boot.py boots it.
+schema, secrets never in the file, the image pins and bases (and the stand-ins' recipes), health checks and start
+order, the front door (only the proxy and Postgres publish ports; the proxy's nginx template: HTTP redirected, TLS
+and HSTS, Superset at / and Airflow under /airflow/, the token endpoint throttled), the Redis split, and that every
+setting the code reads reaches the services that run it. tests/compose/test_boot.py boots it.
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ ONE_SHOT = {"airflow-init", "superset-init", "superset-import"}
 def secret_env() -> dict[str, str]:
     env = {name: secrets.token_hex(16) for name in SECRETS}
     env["AIRFLOW_FERNET_KEY"] = "x" * 43 + "="
+    # the proxy's certificate and key, required like the secrets (make compose-env generates them)
+    env["ANIME_DASHBOARD_TLS_CERT"] = "/srv/anime-dashboard/tls/tls.crt"
+    env["ANIME_DASHBOARD_TLS_KEY"] = "/srv/anime-dashboard/tls/tls.key"
     return env
 
 
@@ -72,7 +77,7 @@ def test_services_are_the_production_set(compose):
     assert set(compose["services"]) == {
         "postgres", "redis", "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
         "airflow-triggerer", "airflow-worker", "superset-init", "superset", "superset-worker", "superset-import",
-        "jikan-replay"}
+        "proxy", "jikan-replay"}
     assert compose["services"]["jikan-replay"]["profiles"] == ["offline"]
     for name, service in compose["services"].items():
         if name != "jikan-replay":
@@ -135,7 +140,8 @@ def test_every_secret_is_required_wherever_it_is_used():
 
 
 @pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "SUPERSET_SECRET_KEY", "REDIS_PASSWORD",
-                                     "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET"])
+                                     "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET",
+                                     "ANIME_DASHBOARD_TLS_CERT", "ANIME_DASHBOARD_TLS_KEY"])
 def test_compose_stops_with_a_clear_message_when_a_secret_is_unset(missing):
     env = secret_env()
     env.pop(missing)
@@ -241,7 +247,8 @@ def test_postgres_and_redis_images_are_the_majors_the_tests_run_against(compose)
 
 # what each image has to run a health check with (no curl in either of ours, nor in the Python base)
 CHECK_TOOLS = {"postgres": "pg_isready", "redis": "redis-cli", "superset": "python",
-               "superset-worker": "/opt/anime_dashboard/.venv-superset/bin/celery"}
+               "superset-worker": "/opt/anime_dashboard/.venv-superset/bin/celery",
+               "proxy": "bash"}  # the official nginx image has no Python; bash is in it and in the stand-in
 
 
 def test_every_long_running_service_has_a_health_check_its_image_can_run(compose):
@@ -292,6 +299,7 @@ def test_dependencies_wait_for_health_or_completion(compose):
         "airflow-worker": {"airflow-init", "airflow-apiserver", "redis"},
         "superset-init": {"postgres", "redis"}, "superset": {"superset-init", "postgres", "redis"},
         "superset-worker": {"superset-init", "redis"}, "superset-import": {"superset", "airflow-init"},
+        "proxy": {"superset", "airflow-apiserver"},
     }
     for name, deps in needs.items():
         assert deps <= set(compose["services"][name]["depends_on"]), name
@@ -334,6 +342,185 @@ def test_postgres_and_logs_live_in_named_volumes(compose):
     assert "postgres-data:/var/lib/postgresql/data:rw" in compose["services"]["postgres"]["volumes"]
     for name in AIRFLOW_TASK_SERVICES - {"superset-import"}:
         assert "airflow-logs:/opt/airflow/logs:rw" in compose["services"][name]["volumes"], name
+
+
+# --- the front door ------------------------------------------------------------------------------------------
+
+TEMPLATE = ROOT / "docker" / "nginx" / "templates" / "default.conf.template"
+HSTS = ['"max-age=31536000; includeSubDomains"', "always"]
+
+
+def nginx_blocks(text: str) -> list[tuple[str, list[str], list | None]]:
+    """An nginx configuration as (directive, arguments, children or None) in order; comments dropped, and
+    ${NAME} (filled in by envsubst) kept inside its word."""
+    tokens = re.findall(r'"[^"]*"|[{};]|(?:\$\{\w+\}|[^\s{};])+', re.sub(r"#[^\n]*", "", text))
+
+    def block(i: int) -> tuple[list, int]:
+        out, args = [], []
+        while i < len(tokens):
+            token, i = tokens[i], i + 1
+            if token in (";", "{"):
+                children, i = block(i) if token == "{" else (None, i)
+                out.append((args[0], args[1:], children))
+                args = []
+            elif token == "}":
+                return out, i
+            else:
+                args.append(token)
+        return out, i
+
+    return block(0)[0]
+
+
+def directives(block: list, name: str) -> list[list[str]]:
+    return [args for d, args, _ in block if d == name]
+
+
+@pytest.fixture(scope="module")
+def servers() -> dict[str, list]:
+    """{"http": the port-80 server block, "https": the port-443 one} of the proxy's template."""
+    found = {}
+    for d, _, children in nginx_blocks(TEMPLATE.read_text(encoding="utf-8")):
+        if d == "server":
+            port = directives(children, "listen")[0][0]
+            found[{"80": "http", "443": "https"}[port]] = children
+    assert set(found) == {"http", "https"}
+    return found
+
+
+def test_only_the_proxy_and_postgres_publish_ports(compose):
+    published = {name: s["ports"] for name, s in compose["services"].items() if s.get("ports")}
+    assert set(published) == {"proxy", "postgres"}, f"only the front door and the warehouse are published: {published}"
+    assert sorted(published["proxy"]) == ["127.0.0.1:443:443/tcp", "127.0.0.1:80:80/tcp"]
+    moved = load({**secret_env(), "HTTPS_PORT": "8443", "HTTP_PORT": "8080", "ANIME_DASHBOARD_BIND_ADDRESS": "0.0.0.0"})
+    assert sorted(moved["services"]["proxy"]["ports"]) == ["0.0.0.0:8080:80/tcp", "0.0.0.0:8443:443/tcp"]
+    assert compose["services"]["superset"]["expose"] == ["8088"]
+    assert compose["services"]["airflow-apiserver"]["expose"] == ["8080"]
+
+
+def test_the_proxy_serves_the_template_with_the_certificate_env_names(compose):
+    proxy = compose["services"]["proxy"]
+    assert proxy["image"] == "nginx:1.22.1" and proxy["init"] is True
+    assert sorted(proxy["volumes"]) == sorted([
+        f"{TEMPLATE.parent}:/etc/nginx/templates:ro",
+        f"{ENV['ANIME_DASHBOARD_TLS_CERT']}:/etc/nginx/tls/tls.crt:ro",
+        f"{ENV['ANIME_DASHBOARD_TLS_KEY']}:/etc/nginx/tls/tls.key:ro"])
+    env = service_env(proxy)
+    assert env == {"ANIME_DASHBOARD_PUBLIC_URL": "https://localhost"}
+    # envsubst replaces only variables set in the container: each one the template uses must be
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", TEMPLATE.read_text(encoding="utf-8")))
+    assert used == set(env), used
+    # Superset trusts the proxy's X-Forwarded-* headers (scheme, host, client address)
+    for name in SUPERSET_SERVICES:
+        assert service_env(compose["services"][name])["ANIME_DASHBOARD_SUPERSET_PROXY_FIX"] == "true", name
+
+
+def test_the_proxy_redirects_http_to_the_public_url(servers):
+    assert directives(servers["http"], "return") == [["301", "${ANIME_DASHBOARD_PUBLIC_URL}$request_uri"]]
+    assert not [d for d, _, _ in servers["http"] if d in ("location", "proxy_pass")], "port 80 only redirects"
+
+
+def test_the_proxy_sends_hsts_over_tls_only_1_2_and_up(servers):
+    https = servers["https"]
+    assert directives(https, "listen")[0][:3] == ["443", "ssl", "http2"]
+    assert directives(https, "ssl_certificate") == [["/etc/nginx/tls/tls.crt"]]
+    assert directives(https, "ssl_certificate_key") == [["/etc/nginx/tls/tls.key"]]
+    assert directives(https, "ssl_protocols") == [["TLSv1.2", "TLSv1.3"]]
+    assert ["Strict-Transport-Security", *HSTS] in directives(https, "add_header")
+    for _, args, children in (b for b in https if b[0] == "location"):
+        # a location with add_header of its own inherits none from the server: HSTS must be repeated there
+        headers = directives(children, "add_header")
+        assert not headers or ["Strict-Transport-Security", *HSTS] in headers, args
+
+
+def test_the_proxy_passes_superset_at_the_root_and_airflow_under_airflow(servers, compose):
+    https = servers["https"]
+    locations = {" ".join(args): children for d, args, children in https if d == "location"}
+    upstreams = {}
+    for where, children in locations.items():
+        assert not directives(children, "proxy_set_header"), f"{where}: would drop the server's forwarded headers"
+        passes = directives(children, "proxy_pass")
+        if passes:
+            variables = dict(directives(children, "set"))
+            target = variables.get(passes[0][0], passes[0][0])
+            # no URI part: the request's path goes through unchanged (/airflow/... to Airflow's base_url)
+            assert re.fullmatch(r"http://[a-z-]+:\d+", target), f"{where}: proxy_pass {target}"
+            upstreams[where] = target
+    assert upstreams == {"/": "http://superset:8088", "/airflow/": "http://airflow-apiserver:8080",
+                         "= /airflow/auth/token": "http://airflow-apiserver:8080",
+                         "= /airflow/auth/token/cli": "http://airflow-apiserver:8080"}
+    for target in upstreams.values():
+        host, port = target[len("http://"):].split(":")
+        assert port in compose["services"][host]["expose"], target
+    assert directives(locations["= /airflow"], "return") == [["301", "/airflow/"]]
+    headers = {args[0]: args[1] for args in directives(https, "proxy_set_header")}
+    assert headers == {"Host": "$http_host", "X-Real-IP": "$remote_addr",
+                       "X-Forwarded-For": "$proxy_add_x_forwarded_for", "X-Forwarded-Proto": "https",
+                       "X-Forwarded-Host": "$http_host",
+                       "X-Forwarded-Port": "$forwarded_port", "Upgrade": "$http_upgrade",
+                       "Connection": "$connection_upgrade"}
+    assert directives(https, "proxy_http_version") == [["1.1"]]
+    assert directives(https, "proxy_read_timeout") == [["300s"]]
+
+
+def test_the_proxy_follows_containers_through_dockers_dns_and_throttles_the_token_endpoint(servers):
+    top = nginx_blocks(TEMPLATE.read_text(encoding="utf-8"))
+    assert directives(top, "resolver")[0][0] == "127.0.0.11"  # per request, so a restarted container is found
+    zones = {args[1].split("=")[1].split(":")[0]: args for args in directives(top, "limit_req_zone")}
+    assert zones["airflow_token"][0] == "$binary_remote_addr" and "rate=10r/m" in zones["airflow_token"]
+    assert directives(top, "limit_req_status") == [["429"]]
+    locations = {" ".join(args): children for d, args, children in servers["https"] if d == "location"}
+    for where in ("= /airflow/auth/token", "= /airflow/auth/token/cli"):
+        assert directives(locations[where], "limit_req") == [["zone=airflow_token", "burst=10", "nodelay"]], where
+
+
+def test_the_nginx_stand_in_renders_the_template_as_the_official_image_does(tmp_path):
+    """The stand-in's entry point: envsubst of each template with only the environment's variables, so
+    ${ANIME_DASHBOARD_PUBLIC_URL} is filled in and every nginx $variable is left as written."""
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which("envsubst"):
+        pytest.skip("envsubst (Debian's gettext-base) is not installed here")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "nginx").write_text("#!/bin/sh\necho \"nginx $*\"\n")
+    (fake / "nginx").chmod(0o755)
+    url = "https://dash.example.test:8443"
+    proc = subprocess.run(["bash", str(ROOT / "docker" / "stand-ins" / "nginx-entrypoint.sh"), "nginx", "-g",
+                           "daemon off;"], capture_output=True, text=True, timeout=30, check=True,
+                          env={"PATH": f"{fake}:{os.environ['PATH']}", "ANIME_DASHBOARD_PUBLIC_URL": url,
+                               "NGINX_ENVSUBST_TEMPLATE_DIR": str(TEMPLATE.parent),
+                               "NGINX_ENVSUBST_OUTPUT_DIR": str(tmp_path / "conf.d")})
+    assert proc.stdout.strip().endswith("nginx -g daemon off;"), proc.stdout  # then CMD, exec'd
+    rendered = (tmp_path / "conf.d" / "default.conf").read_text(encoding="utf-8")
+    assert rendered == TEMPLATE.read_text(encoding="utf-8").replace("${ANIME_DASHBOARD_PUBLIC_URL}", url)
+    assert f"return 301 {url}$request_uri;" in rendered
+
+
+def test_the_stand_in_recipes_keep_the_official_images_contracts():
+    """scripts/base-images.sh: each base image has a recipe; the ones with a server an entry point from
+    docker/stand-ins/; nginx's as the official image: Debian's nginx and envsubst, no Debian default site,
+    logs to the container's output, STOPSIGNAL SIGQUIT."""
+    script = (ROOT / "scripts" / "base-images.sh").read_text(encoding="utf-8")
+    table = dict(re.findall(r'^\s+\["([^"]+)"\]="([^"]*)"', script, re.M))
+    recipes = dict(re.findall(r"^    ([a-z]+):\*\)\n(.*?);;", script, re.M | re.S))
+    assert {image.split(":")[0] for image in table} == set(recipes)
+    for image, packages in table.items():
+        name = image.split(":")[0]
+        if packages:
+            assert "$packages" in recipes[name], name
+            assert f"docker/stand-ins/{name}-entrypoint.sh" in recipes[name], name
+            assert (ROOT / "docker" / "stand-ins" / f"{name}-entrypoint.sh").stat().st_mode & 0o111, name
+    assert table["nginx:1.22.1"] == "nginx gettext-base"
+    nginx = recipes["nginx"]
+    assert 'rm -f "$dir/etc/nginx/sites-enabled/default"' in nginx
+    for log, stream in (("access", "stdout"), ("error", "stderr")):
+        assert f'ln -sfn /dev/{stream} "$dir/var/log/nginx/{log}.log"' in nginx
+    assert "stop_signal=SIGQUIT" in nginx and "EXPOSE 80 443" in nginx
+    assert 'ENTRYPOINT [\\"/docker-entrypoint.sh\\"]' in nginx
+    assert 'CMD [\\"nginx\\", \\"-g\\", \\"daemon off;\\"]' in nginx
 
 
 # --- Redis and settings --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ tables as the server holds them, row for row.
 """
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import datetime, timezone
 
@@ -192,17 +193,23 @@ def test_redis_restarted_the_next_runs_succeed_and_the_dashboards_compute_again(
     assert charts and not failed, failed
 
 
-def test_down_then_up_keeps_the_data_and_the_init_services_run_again_cleanly(stack, undisturbed):
+def test_down_then_up_keeps_the_data_runs_the_init_services_again_and_applies_a_changed_password(stack, undisturbed):
     before = snapshot_tables(stack)
     stack.compose("down", "--timeout", "30", timeout=300)
     assert not stack.leftovers()["containers"]
     assert stack.leftovers()["volumes"], "a plain `down` keeps the named volumes"
+    old_password = stack.env["ANIME_DASHBOARD_AIRFLOW_VIEWER_PASSWORD"]
+    stack.set_env(ANIME_DASHBOARD_AIRFLOW_VIEWER_PASSWORD=secrets.token_hex(24))  # the operator changes .env
     stack.timings["second_up_s"] = stack.up()  # waits for airflow-init, superset-init, superset-import: exit 0
     assert snapshot_tables(stack) == before
     for service in ONE_SHOT:
         assert stack.states()[service] == "exited 0", service
     assert any(r["state"] == "success" for r in stack.airflow().runs(DAG_ID)), "the Airflow metadata was kept"
-    requests.get(f"http://127.0.0.1:{stack.ports['SUPERSET_PORT']}/health", timeout=10).raise_for_status()
+    requests.get(f"{stack.public_url}/health", timeout=10, verify=stack.ca_file).raise_for_status()
+    tokens = {password: requests.post(f"{stack.public_url}/airflow/auth/token", verify=stack.ca_file, timeout=60,
+                                      json={"username": "viewer", "password": password}).status_code
+              for password in (old_password, stack.env["ANIME_DASHBOARD_AIRFLOW_VIEWER_PASSWORD"])}
+    assert list(tokens.values()) == [401, 201], tokens
 
 
 def chart_figures(stack: ComposeStack) -> dict[str, object]:

@@ -28,8 +28,7 @@ from anime_dashboard.snapshots import SNAPSHOT_TYPES
 from support import ROOT, RUN_TOKEN, drop_database, drop_role, free_port, pg_uri, query_db
 
 STOP_WITHIN = 10  # seconds from the signals to no process and no port left (run.sh allows each session 3 s)
-PORTS = ("AIRFLOW__API__PORT", "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
-         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", "ANIME_DASHBOARD_REPLAY_PORT", "ANIME_DASHBOARD_SUPERSET_PORT")
+PORTS = ("AIRFLOW__API__PORT", "ANIME_DASHBOARD_REPLAY_PORT", "ANIME_DASHBOARD_SUPERSET_PORT")
 SECRETS = ("ANIME_DASHBOARD_ANALYST_PASSWORD", "SUPERSET_SECRET_KEY", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD",
            "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_CONN_SUPERSET", "AIRFLOW_CONN_JIKAN_DEFAULT")
 
@@ -93,6 +92,18 @@ class MainJob:
     def tree(self) -> list[psutil.Process]:
         root = psutil.Process(self.proc.pid)
         return [root] + root.children(recursive=True)
+
+    def listening(self) -> dict[str, str]:
+        """{address:port: process} of every socket the job's processes listen on."""
+        found = {}
+        for p in self.tree():
+            try:
+                for c in p.net_connections(kind="inet"):
+                    if c.status == psutil.CONN_LISTEN:
+                        found[f"{c.laddr.ip}:{c.laddr.port}"] = " ".join(p.cmdline())[:120]
+            except psutil.NoSuchProcess:
+                pass
+        return found
 
     def stop_with(self, signum: int) -> tuple[float, list[str]]:
         """The signal twice, 50 ms apart, to the job's process group (what Ctrl-C in its terminal does for
@@ -220,6 +231,11 @@ def test_make_run_loads_through_the_scheduler_with_progress_and_stops_cleanly_tw
     refresh = next(r for r in api.runs("analytics_refresh") if r["state"] == "success")
     (ti,) = api.task_instances("analytics_refresh", refresh["dag_run_id"])
     assert ti["state"] == "success", ti  # refresh_superset_cache, as the service login (skipped would be "skipped")
+
+    # nothing listens beyond this machine: every server on 127.0.0.1, on the ports the job was given
+    listening = second.listening()
+    assert listening and all(a.startswith("127.0.0.1:") for a in listening), listening
+    assert {a.split(":")[1] for a in listening} <= {env[name] for name in PORTS}, listening
 
     seconds, left = second.stop_with(signal.SIGINT)
     assert left == [], f"left running {seconds:.1f} s after Ctrl-C twice: {left}\n{second.text()[-3000:]}"

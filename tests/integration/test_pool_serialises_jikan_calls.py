@@ -66,6 +66,7 @@ def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
         return out.stdout
 
     run(airflow, "db", "migrate")
+    run(str(BIN / "anime-dashboard"), "airflow-users")  # the logins, as make run makes them
     run(str(BIN / "anime-dashboard"), "setup")  # the main job's own setup: pool + warehouse
     procs = {}
     for name in ("api-server", "scheduler", "dag-processor"):
@@ -122,10 +123,9 @@ def test_four_dags_triggered_at_once_never_call_jikan_concurrently(airflow_clust
     wait_for(lambda: len(meta_query(cluster, "SELECT dag_id FROM dag WHERE dag_id = ANY(%s) AND NOT is_paused",
                                     (dag_ids,))) == 4, "the dag-processor to register the four DAGs", cluster)
     wait_for(lambda: api_up(cluster), "the api-server to answer", cluster)
-    # the four at once through the REST API, as the UI's or a client's trigger (SimpleAuthManager's admin)
-    passwords = json.loads((Path(cluster["env"]["AIRFLOW_HOME"]) /
-                            "simple_auth_manager_passwords.json.generated").read_text())
-    created = trigger_dag_runs(cluster["url"], "admin", passwords["admin"], dag_ids)
+    # the four at once through the REST API, as the UI's or a client's trigger (the admin login)
+    created = trigger_dag_runs(cluster["url"], "admin", cluster["env"]["ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"],
+                               dag_ids)
     assert sorted(r["dag_id"] for r in created) == sorted(dag_ids)
 
     # unpaused DAGs also get today's scheduled run (catchup=False still runs the latest interval)

@@ -37,7 +37,7 @@ PUBLISHED_DEFAULTS = {
     "test-secret-change-me": "Superset's default GLOBAL_ASYNC_QUERIES_JWT_SECRET",
     "test-guest-secret-change-me": "Superset's default GUEST_TOKEN_JWT_SECRET",
     "airflow:airflow": "Airflow's docker-compose example credentials (user:password)",
-    "admin:admin@": "admin/admin credentials in a URL (a bare admin:admin is SimpleAuthManager's user:role)",
+    "admin:admin@": "admin/admin credentials in a URL",
     "_AIRFLOW_WWW_USER_PASSWORD": "Airflow's docker-compose example admin password setting (default airflow)",
 }
 # Values that are a password/key in name only.

@@ -105,13 +105,13 @@ def docker_ignored(path: str, dockerignore: str) -> bool:
 
 
 def test_dot_env_is_ignored_by_git_and_by_the_docker_build_context():
-    for name in (".env", "docker/.env", "superset/.env"):
+    for name in (".env", "docker/.env", "superset/.env", ".tls/ca.key", ".tls/tls.key"):
         assert _git("check-ignore", "--no-index", "-q", name).returncode == 0, f"git would commit {name}"
     tracked = [p for p in _git("ls-files").stdout.splitlines() if re.search(r"(^|/)\.env", p)]
     assert tracked == [".env.example"], f"env files in git: {tracked}"
     dockerignore = (ROOT / ".dockerignore").read_text(encoding="utf-8")
     for name in (".env", ".env.local", ".env.production", ".venv/bin/python", ".airflow/airflow.db",
-                 ".superset/superset.db"):
+                 ".superset/superset.db", ".tls/ca.key", ".tls/tls.key"):
         assert docker_ignored(name, dockerignore), f"{name} would be sent to the Docker build context"
     for name in (".env.example", "include/anime_dashboard/cli.py", "requirements.txt"):
         assert not docker_ignored(name, dockerignore), f"{name} must stay in the build context"

@@ -5,8 +5,8 @@
   SUPERSET_CONFIG_PATH and the rest of the environment from ``anime_dashboard.dashboards.server.superset_env``.
 - Superset's logins (admin, analyst, service): ``anime-dashboard superset-bootstrap`` (superset-init in compose)
   with a missing or weak password.
-- Airflow's logins (admin, viewer, op): ``anime-dashboard airflow-users`` (airflow-init in compose) with a missing
-  or weak password, or configured with another role.
+- Airflow's logins (admin, viewer, engineer): ``anime-dashboard airflow-users`` (airflow-init in compose) with a
+  missing or weak password, or with an auth manager other than FAB's.
 - Airflow's fernet key, JWT secret and API secret key have no default anywhere: docker-compose.yaml requires
   each (``${VAR:?}``), proven by tests/compose/test_compose_file.py::test_every_secret_is_required_wherever_
   it_is_used and ::test_compose_stops_with_a_clear_message_when_a_secret_is_unset.
@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from anime_dashboard.dashboards import server
+from support import AIRFLOW_LOGINS
 
 ROOT = Path(__file__).resolve().parents[2]
 ANIME_DASHBOARD = Path(sys.executable).parent / "anime-dashboard"
@@ -201,25 +202,36 @@ def test_superset_bootstrap_refuses_a_missing_or_weak_login_password_before_touc
     assert list(superset_home.iterdir()) == [], "bootstrap created Superset's metadata before refusing"
 
 
-AIRFLOW_LOGINS = {"ADMIN": "admin", "VIEWER": "viewer", "OP": "engineer"}
-
-
 @pytest.fixture
 def airflow_env(tmp_path):
-    """An Airflow home with the three logins configured as scripts/env.sh does, each with a strong password."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIME_DASHBOARD_AIRFLOW_")}
+    """An Airflow home (SQLite metadata, not migrated) with the FAB auth manager and the three logins as
+    scripts/env.sh configures them, each with a strong password."""
+    from support import airflow_logins_env
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANIME_DASHBOARD_AIRFLOW_", "AIRFLOW__"))}
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow"),
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer,engineer:op",
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(tmp_path / "airflow" / "passwords.json"))
-    env.update({f"ANIME_DASHBOARD_AIRFLOW_{key}_PASSWORD": secrets.token_urlsafe(18) for key in AIRFLOW_LOGINS})
+               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}",
+               **airflow_logins_env())
     (tmp_path / "airflow").mkdir()
     return env
 
 
+def airflow_users_table(env: dict[str, str]) -> list[tuple]:
+    """The FAB users in the home's metadata database: [] when there is no database or no users table."""
+    import sqlite3
+
+    path = Path(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ab_user'").fetchall():
+            return []
+        return conn.execute("SELECT username FROM ab_user").fetchall()
+
+
 @pytest.mark.parametrize("login", AIRFLOW_LOGINS)
 @pytest.mark.parametrize("password", [None, "airflow", "admin", "Sh0rt-pass1"])
-def test_airflow_users_refuses_a_missing_or_weak_password_and_writes_no_password_file(airflow_env, login,
-                                                                                       password):
+def test_airflow_users_refuses_a_missing_or_weak_password_and_creates_no_user(airflow_env, login, password):
     variable = f"ANIME_DASHBOARD_AIRFLOW_{login}_PASSWORD"
     airflow_env.pop(variable)
     if password is not None:
@@ -228,23 +240,27 @@ def test_airflow_users_refuses_a_missing_or_weak_password_and_writes_no_password
     assert result.returncode != 0
     expected = "is not set" if password is None else "is too weak"
     assert f"{variable} {expected}" in result.stdout + result.stderr
-    assert not Path(airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).exists()
+    assert airflow_users_table(airflow_env) == []
 
 
-def test_airflow_users_writes_strong_passwords_where_the_api_server_reads_them(airflow_env):
+def test_airflow_users_makes_the_three_logins_with_their_roles_and_prints_no_password(airflow_env):
+    migrated = subprocess.run([str(ANIME_DASHBOARD.parent / "airflow"), "db", "migrate"], env=airflow_env,
+                              capture_output=True, text=True, timeout=300)
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
     result = anime_dashboard(airflow_env, "airflow-users")
     assert result.returncode == 0, result.stdout + result.stderr
-    path = Path(airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    assert json.loads(path.read_text()) == {user: airflow_env[f"ANIME_DASHBOARD_AIRFLOW_{key}_PASSWORD"]
-                                            for key, user in AIRFLOW_LOGINS.items()}
-    assert path.stat().st_mode & 0o077 == 0, "the passwords file is readable by others"
-    for secret in json.loads(path.read_text()).values():
-        assert secret not in result.stdout + result.stderr, "a password was printed"
+    assert sorted(airflow_users_table(airflow_env)) == [("admin",), ("engineer",), ("viewer",)]
+    for line in ("admin: created (Admin)", "viewer: created (Viewer)", "engineer: created (Op)"):
+        assert line in result.stdout + result.stderr
+    for key in AIRFLOW_LOGINS:
+        assert airflow_env[f"ANIME_DASHBOARD_AIRFLOW_{key}_PASSWORD"] not in result.stdout + result.stderr
 
 
-def test_airflow_users_refuses_a_login_configured_with_another_role(airflow_env):
-    airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = "admin:admin,viewer:op,engineer:op"
+def test_airflow_users_refuses_an_auth_manager_other_than_fab(airflow_env):
+    airflow_env["AIRFLOW__CORE__AUTH_MANAGER"] = (
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
     result = anime_dashboard(airflow_env, "airflow-users")
     assert result.returncode != 0
-    assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin,viewer:viewer,engineer:op" in result.stderr
-    assert not Path(airflow_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).exists()
+    assert "AIRFLOW__CORE__AUTH_MANAGER=airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager" in (
+        result.stdout + result.stderr)
+    assert airflow_users_table(airflow_env) == []

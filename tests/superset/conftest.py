@@ -90,20 +90,14 @@ def bi_warehouse(warehouse_db, airflow_db):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(playwright_api):
     """Debian's Chromium (Playwright), one for every browser test of the session; tests open their own pages or
     contexts in it."""
-    from playwright.sync_api import sync_playwright
+    from superset_browser import launch
 
-    from superset_browser import CHROMIUM, launch
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: `apt-get install chromium` "
-                    "(make install does it when it can); the browser tests need it")
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+    b = launch(playwright_api)
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="session")

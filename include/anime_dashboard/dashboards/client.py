@@ -19,6 +19,9 @@ class SupersetClient:
     username: str
     password: str
     timeout: float = 120.0
+    # as requests' (the CA file that signed an HTTPS server's certificate), given with each request: a session's
+    # own is overridden by REQUESTS_CA_BUNDLE
+    verify: bool | str = True
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -56,11 +59,11 @@ class SupersetClient:
         then is reset, seen under load). A browser resends then too. A timeout is not resent."""
         url = f"{self.base_url}{path}"
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.session.request(method, url, timeout=self.timeout, verify=self.verify, **kwargs)
         except requests.ConnectionError as exc:
             if isinstance(exc, requests.Timeout):
                 raise
-        return self.session.request(method, url, timeout=self.timeout, **kwargs)
+        return self.session.request(method, url, timeout=self.timeout, verify=self.verify, **kwargs)
 
     @staticmethod
     def _check(resp: requests.Response, call: str, ok: tuple[int, ...] = (200,)) -> None:
@@ -73,7 +76,7 @@ class SupersetClient:
         last = "no answer"
         while time.monotonic() < end:
             try:
-                resp = requests.get(f"{self.base_url}/health", timeout=5)
+                resp = requests.get(f"{self.base_url}/health", timeout=5, verify=self.verify)
                 if resp.status_code == 200:
                     return
                 last = f"HTTP {resp.status_code}"
