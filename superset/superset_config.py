@@ -213,7 +213,7 @@ def RATELIMIT_KEY_FUNC() -> str:  # noqa: N802 - FAB's name
     from flask import request
 
     body = request.get_json(silent=True) if request.is_json else None
-    user = (body or {}).get("username") if isinstance(body, dict) else request.form.get("username")
+    user = body.get("username") if isinstance(body, dict) else request.form.get("username")
     return f"{request.remote_addr}|{str(user or '').strip().lower()}"
 
 

@@ -2,11 +2,10 @@
 point ``AIRFLOW__FAB__CONFIG_FILE`` here). Loaded by path, not imported: plain settings only.
 
 Logins are FAB users in Airflow's metadata database (``anime-dashboard airflow-users`` keeps them as the
-environment says). The login form is throttled by FAB's limiter (``[fab] auth_rate_limited``, on by default,
-``[fab] auth_rate_limit``, which scripts/env.sh and docker-compose.yaml set from
-``ANIME_DASHBOARD_LOGIN_RATE_LIMIT``, default 5 per 40 seconds) with its counters in Redis, so every api-server worker and
-container counts together: one user name from one address gets 429 once the limit is spent, until the window
-has passed.
+environment says). The login form is throttled by FAB's limiter (``[fab] auth_rate_limited``, on by default;
+``[fab] auth_rate_limit``, which scripts/env.sh and docker-compose.yaml set from ``ANIME_DASHBOARD_LOGIN_RATE_LIMIT``,
+default 5 per 40 seconds) with its counters in Redis, so every api-server worker and container counts together:
+one user name from one address gets 429 once the limit is spent, until the window has passed.
 """
 import os
 
