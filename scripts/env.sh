@@ -17,6 +17,13 @@ export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
 # where tasks reach the api-server's execution API: Airflow's default names port 8080 whatever the port above
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT/execution/}"
+# The warehouse and Redis: one set here is used as it is. For one left unset, make run and make test use the default
+# below, or start a project-local server when nothing answers there (ANIME_DASHBOARD_LOCAL_SERVERS: auto, always,
+# never; scripts/local-servers.sh). CONFIGURED_SERVERS: those set, before the defaults fill them in.
+CONFIGURED_SERVERS="${AIRFLOW_CONN_WAREHOUSE:+warehouse} ${ANIME_DASHBOARD_REDIS_URL:+redis}"
+export ANIME_DASHBOARD_LOCAL_SERVERS="${ANIME_DASHBOARD_LOCAL_SERVERS:-auto}"
+export ANIME_DASHBOARD_POSTGRES_DIR="${ANIME_DASHBOARD_POSTGRES_DIR:-$ROOT/.postgres}"  # make run's local PostgreSQL
+export ANIME_DASHBOARD_REDIS_DIR="${ANIME_DASHBOARD_REDIS_DIR:-$ROOT/.redis}"           # and Redis: data and port
 export AIRFLOW_CONN_WAREHOUSE="${AIRFLOW_CONN_WAREHOUSE:-postgresql://postgres@127.0.0.1:5432/anime_dashboard}"
 export ANIME_DASHBOARD_REDIS_URL="${ANIME_DASHBOARD_REDIS_URL:-redis://127.0.0.1:6379/0}"
 export ANIME_DASHBOARD_BACKUP_URL="${ANIME_DASHBOARD_BACKUP_URL:-$ROOT/.backups}"  # a folder or an object store URL

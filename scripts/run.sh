@@ -11,6 +11,39 @@ cd "$ROOT"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+STARTED=()  # sessions started here (setsid: each service with all it starts), stopped by cleanup
+CHILD=""     # the session of the step running now (see run)
+# SID: SIGINT (gunicorn's and Airflow's quick stop) and SIGTERM to every process of the session, SIGKILL after
+# STOP_SECONDS. By session, not process group: Airflow puts each task process in a group of its own.
+stop_session() {
+  pkill -INT -s "$1" 2>/dev/null || return 0
+  pkill -TERM -s "$1" 2>/dev/null || true
+  for _ in $(seq $((STOP_SECONDS * 5))); do pgrep -s "$1" >/dev/null || return 0; sleep 0.2; done
+  echo "session $1 still running after ${STOP_SECONDS} s: SIGKILL" >&2
+  pkill -KILL -s "$1" 2>/dev/null || true
+}
+STOP_SECONDS=3
+cleanup() {
+  trap '' INT TERM  # a second signal changes nothing: the stop is under way
+  for sid in $CHILD "${STARTED[@]}"; do stop_session "$sid" & done
+  wait 2>/dev/null
+  STARTED=() CHILD=""
+}
+trap cleanup EXIT
+trap 'echo; echo "stopping (everything make run started)"; cleanup; exit 130' INT TERM
+# a step in a session of its own, waited for: the trap runs as soon as a signal arrives (bash defers it
+# while a foreground command runs) and stops the step with everything it started
+run() { setsid "$@" & CHILD=$!; local rc=0; wait "$CHILD" || rc=$?; CHILD=""; return $rc; }
+# a long-running service in a session of its own (everything it starts stops with the session)
+serve() { local log=$1; shift; setsid "$@" >"$log" 2>&1 & STARTED+=("$!"); LAST_PID=$!; }
+
+step "PostgreSQL and Redis (ANIME_DASHBOARD_LOCAL_SERVERS=$ANIME_DASHBOARD_LOCAL_SERVERS)"
+. "$ROOT/scripts/local-servers.sh"
+mkdir -p "$AIRFLOW_HOME"
+start_local_servers "$ANIME_DASHBOARD_POSTGRES_DIR" "$ANIME_DASHBOARD_REDIS_DIR" "$AIRFLOW_HOME/local-servers.env" ||
+  { echo "FAILED: the project-local servers did not start (above)"; exit 1; }
+if [ -n "$LOCAL_SERVERS_PID" ]; then STARTED+=("$LOCAL_SERVERS_PID"); fi
+
 if [ "$JIKAN_OFFLINE" = "1" ]; then
   step "Checking prerequisites (Python 3.11+, PostgreSQL 14+, Redis)"
   anime-dashboard check
@@ -19,7 +52,6 @@ else
   anime-dashboard check --jikan
 fi
 
-mkdir -p "$AIRFLOW_HOME"
 step "Migrating Airflow's metadata database ($AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)"
 airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -n 40 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
@@ -64,32 +96,6 @@ export AIRFLOW_CONN_SUPERSET="{\"conn_type\": \"http\", \"host\": \"$ANIME_DASHB
 
 step "Warehouse database, migrations, analytics views, analyst role and the jikan_api pool"
 anime-dashboard setup
-
-STARTED=()  # sessions started here (setsid: each service with all it starts), stopped by cleanup
-CHILD=""     # the session of the step running now (see run)
-# SID: SIGINT (gunicorn's and Airflow's quick stop) and SIGTERM to every process of the session, SIGKILL after
-# STOP_SECONDS. By session, not process group: Airflow puts each task process in a group of its own.
-stop_session() {
-  pkill -INT -s "$1" 2>/dev/null || return 0
-  pkill -TERM -s "$1" 2>/dev/null || true
-  for _ in $(seq $((STOP_SECONDS * 5))); do pgrep -s "$1" >/dev/null || return 0; sleep 0.2; done
-  echo "session $1 still running after ${STOP_SECONDS} s: SIGKILL" >&2
-  pkill -KILL -s "$1" 2>/dev/null || true
-}
-STOP_SECONDS=3
-cleanup() {
-  trap '' INT TERM  # a second signal changes nothing: the stop is under way
-  for sid in $CHILD "${STARTED[@]}"; do stop_session "$sid" & done
-  wait 2>/dev/null
-  STARTED=() CHILD=""
-}
-trap cleanup EXIT
-trap 'echo; echo "stopping (everything make run started)"; cleanup; exit 130' INT TERM
-# a step in a session of its own, waited for: the trap runs as soon as a signal arrives (bash defers it
-# while a foreground command runs) and stops the step with everything it started
-run() { setsid "$@" & CHILD=$!; local rc=0; wait "$CHILD" || rc=$?; CHILD=""; return $rc; }
-# a long-running service in a session of its own (everything it starts stops with the session)
-serve() { local log=$1; shift; setsid "$@" >"$log" 2>&1 & STARTED+=("$!"); LAST_PID=$!; }
 
 if [ "$JIKAN_OFFLINE" = "1" ]; then
   step "JIKAN_OFFLINE=1: starting the Jikan replay on 127.0.0.1:$ANIME_DASHBOARD_REPLAY_PORT"
@@ -144,7 +150,12 @@ echo "Analysts log in as $ANIME_DASHBOARD_SUPERSET_ANALYST_USER (ANIME_DASHBOARD
 step "Airflow: http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT (the DAGs run daily from now on; Ctrl-C stops Airflow and Superset)"
 echo "Logins: $ANIME_DASHBOARD_AIRFLOW_VIEWER_USER (Viewer: read-only), $ANIME_DASHBOARD_AIRFLOW_OP_USER (Op: trigger, clear, mark, pause), $ANIME_DASHBOARD_AIRFLOW_ADMIN_USER (Admin: also users); passwords (ANIME_DASHBOARD_AIRFLOW_*_PASSWORD) in $ANIME_DASHBOARD_ENV_FILE."
 step "Backups: $ANIME_DASHBOARD_BACKUP_URL (after every publish and daily at 03:00 UTC; anime-dashboard backups lists them, anime-dashboard restore puts one back)"
+step "Warehouse for BI tools and psql: $(python -c 'import os, urllib.parse as u; p = u.urlsplit(os.environ["AIRFLOW_CONN_WAREHOUSE"]); print(f"host {p.hostname}, port {p.port or 5432}, database {p.path.lstrip(chr(47))}")'), user $ANIME_DASHBOARD_ANALYST_USER (read-only; docs/analysts.md)"
+if [ -n "$LOCAL_SERVERS_PID" ]; then
+  echo "Project-local servers (they stop with make run; their data stays in $ANIME_DASHBOARD_POSTGRES_DIR and $ANIME_DASHBOARD_REDIS_DIR):"
+  grep -v PG_BIN "$AIRFLOW_HOME/local-servers.env" | sed 's/^export /  /'
+fi
 echo "make run: ready"
-wait -n "${AIRFLOW_PIDS[@]}" || true
-echo "FAILED: an Airflow service stopped (logs: $AIRFLOW_HOME/<service>.log); stopping the rest"
+wait -n "${AIRFLOW_PIDS[@]}" $LOCAL_SERVERS_PID || true
+echo "FAILED: a service stopped (logs: $AIRFLOW_HOME/<service>.log, server.log in $ANIME_DASHBOARD_POSTGRES_DIR and $ANIME_DASHBOARD_REDIS_DIR); stopping the rest"
 exit 1

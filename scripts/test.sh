@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite (`make test`): real PostgreSQL and Redis on this machine, the Jikan replay on loopback.
+# The test suite (`make test`): real PostgreSQL and Redis (this machine's, or project-local ones started for the run
+# and stopped after it: ANIME_DASHBOARD_LOCAL_SERVERS), the Jikan replay on loopback.
 # Two passes: everything but the tests marked `timing` on ANIME_DASHBOARD_TEST_WORKERS pytest-xdist workers
 # (default 3, measured best on this 2-core machine, as many tests wait as compute; each takes whole modules,
 # tests/superset/ as one), then the `timing` tests alone in one process, so that the other workers' load
@@ -9,6 +10,11 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ROOT"
+# PostgreSQL and Redis as for make run (scripts/local-servers.sh), project-local ones in a folder of this run's own
+servers=$(mktemp -d)
+. scripts/local-servers.sh
+trap 'stop_local_servers; rm -rf "$servers"' EXIT
+start_local_servers "$servers/postgres" "$servers/redis" "$servers/env" || exit 1
 anime-dashboard check >/dev/null || { anime-dashboard check; exit 1; }
 workers=${ANIME_DASHBOARD_TEST_WORKERS:-3}
 junit() { if [ -n "${ANIME_DASHBOARD_TEST_JUNIT:-}" ]; then echo "--junitxml=${ANIME_DASHBOARD_TEST_JUNIT}-$1.xml"; fi; }

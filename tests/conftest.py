@@ -1,7 +1,8 @@
 """Fixtures shared by every level: a throwaway warehouse database, an Airflow home, the Jikan replay.
 
-Real parts only: the Postgres on 127.0.0.1:5432 (user postgres, trust auth) and the offline Jikan
-replay over HTTP on loopback. Each test session makes its own databases and drops them at the end.
+Real parts only: the PostgreSQL server of AIRFLOW_CONN_WAREHOUSE (user postgres, trust auth: this machine's on
+127.0.0.1:5432, or the project-local one scripts/test.sh starts where none runs) and the offline Jikan replay over
+HTTP on loopback. Each test session makes its own databases and drops them at the end.
 """
 from __future__ import annotations
 
@@ -40,6 +41,25 @@ def drop_jikan_limiter_keys() -> None:
         r.close()
     except redis.exceptions.RedisError:
         pass
+
+
+def pytest_report_header(config):
+    """The servers this run's tests talk to (this machine's, or the project-local ones scripts/test.sh started)."""
+    try:
+        with psycopg2.connect(dbname="postgres", connect_timeout=5, **PG) as conn, conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            postgres = f"PostgreSQL {cur.fetchone()[0].split()[0]}"
+        conn.close()
+    except psycopg2.Error as exc:
+        postgres = f"no PostgreSQL ({str(exc).strip().splitlines()[0]})"
+    try:
+        r = redis_client()
+        redis_version = f"Redis {r.info('server')['redis_version']}"
+        r.close()
+    except Exception as exc:  # noqa: BLE001 - the header reports, the fixtures fail
+        redis_version = f"no Redis ({exc})"
+    url = os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return f"servers: {postgres} at {PG['host']}:{PG['port']}, {redis_version} at {url}"
 
 
 def pytest_unconfigure(config):

@@ -7,12 +7,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = {"host": os.environ.get("TEST_PGHOST", "127.0.0.1"), "port": int(os.environ.get("TEST_PGPORT", "5432")),
-      "user": os.environ.get("TEST_PGUSER", "postgres")}
+# the server the tests make their databases on: TEST_PG*, else the warehouse's (make test: this machine's or the
+# project-local one scripts/test.sh started)
+_WAREHOUSE = urlsplit(os.environ.get("AIRFLOW_CONN_WAREHOUSE", "postgresql://postgres@127.0.0.1:5432/postgres"))
+PG = {"host": os.environ.get("TEST_PGHOST") or _WAREHOUSE.hostname or "127.0.0.1",
+      "port": int(os.environ.get("TEST_PGPORT") or _WAREHOUSE.port or 5432),
+      "user": os.environ.get("TEST_PGUSER") or _WAREHOUSE.username or "postgres"}
 RUN_TOKEN = uuid.uuid4().hex[:10]  # per process: each pytest-xdist worker has its own databases, homes and keys
 # Tests that are not about the rate limit run the replay's windows and the client's limiter this many times faster
 # than Jikan's (3/s, 60/min); the tests marked timing (rate limit, back-off) keep the real figures.

@@ -9,6 +9,8 @@
     anime-dashboard summary          rows per snapshot type and date, and the last run's metrics
     anime-dashboard dag-ids          the snapshot DAG ids, one a line (for scripts)
     anime-dashboard history ...      write synthetic history (see ``anime-dashboard history --help``)
+    anime-dashboard local-servers ...  project-local PostgreSQL and Redis where none runs, until stopped
+                                       (anime_dashboard.local_servers; ``--help``)
     anime-dashboard data-dictionary  the analytics data dictionary as Markdown (docs/data_dictionary.md)
     anime-dashboard airflow-users    the Airflow UI's logins (admin, viewer, engineer) as FAB users in Airflow's
                                      metadata database, passwords from ANIME_DASHBOARD_AIRFLOW_*_PASSWORD
@@ -33,6 +35,7 @@ import socket
 import sys
 from urllib.parse import urlparse
 
+from anime_dashboard.jikan.rate_limit import redact
 from anime_dashboard.settings import DEFAULT_REDIS_URL, JIKAN_POOL
 from anime_dashboard.warehouse.db import connect, query
 from anime_dashboard.warehouse.setup import SetupError, setup_warehouse
@@ -50,25 +53,28 @@ def check_prerequisites() -> list[str]:
     if not os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
         problems.append("AIRFLOW_CONN_WAREHOUSE is not set (e.g. postgresql://postgres@127.0.0.1:5432/anime_dashboard)")
     else:
+        where = redact(os.environ["AIRFLOW_CONN_WAREHOUSE"])
         try:
-            with connect(database="postgres") as conn, conn.cursor() as cur:
+            with connect(database="postgres", connect_timeout=5) as conn, conn.cursor() as cur:
                 cur.execute(query("server_version"))
                 version = int(cur.fetchone()[0])
             if version < 140000:
-                problems.append(f"PostgreSQL 14+ is needed, the server runs {version // 10000}")
+                problems.append(f"PostgreSQL 14+ is needed, the server at {where} runs {version // 10000}")
         except Exception as exc:  # noqa: BLE001 - any failure here means "start PostgreSQL"
-            problems.append("PostgreSQL is not reachable with AIRFLOW_CONN_WAREHOUSE "
-                            f"({str(exc).strip().splitlines()[0]}); start it, e.g. "
-                            "`pg_ctlcluster 15 main start`, or fix the URL")
-    redis_url = urlparse(os.environ.get("ANIME_DASHBOARD_REDIS_URL") or DEFAULT_REDIS_URL)
+            problems.append(f"the warehouse does not answer at {where} (AIRFLOW_CONN_WAREHOUSE): "
+                            f"{str(exc).strip().splitlines()[0]}; start that server or fix the URL, or unset it "
+                            "to use 127.0.0.1:5432 or a project-local server (ANIME_DASHBOARD_LOCAL_SERVERS)")
+    redis_url = os.environ.get("ANIME_DASHBOARD_REDIS_URL") or DEFAULT_REDIS_URL
+    parts = urlparse(redis_url)
     try:
-        with socket.create_connection((redis_url.hostname or "127.0.0.1", redis_url.port or 6379), timeout=3) as s:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=3) as s:
             s.sendall(b"PING\r\n")
             if not s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
                 raise OSError("no PONG")
     except OSError as exc:
-        problems.append(f"Redis is not reachable at {redis_url.geturl()} ({exc}); start it, e.g. "
-                        "`redis-server --daemonize yes`, or set ANIME_DASHBOARD_REDIS_URL")
+        problems.append(f"Redis does not answer at {redact(redis_url)} (ANIME_DASHBOARD_REDIS_URL): {exc}; start "
+                        "that server or fix the URL, or unset it to use 127.0.0.1:6379 or a project-local server "
+                        "(ANIME_DASHBOARD_LOCAL_SERVERS)")
     return problems
 
 
@@ -161,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         from anime_dashboard import history
 
         return history.main(argv[1:])
+    if argv[:1] == ["local-servers"]:  # its own options and --help
+        from anime_dashboard import local_servers
+
+        return local_servers.main(argv[1:])
     from anime_dashboard.backups import commands as backup_commands
 
     if argv[:1] and argv[0] in backup_commands.COMMANDS:  # their own options and --help

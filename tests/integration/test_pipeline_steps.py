@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -94,15 +95,16 @@ def test_migrations_apply_once_and_refuse_an_edited_file(warehouse, tmp_path):
         apply_migrations(warehouse, edited)
 
 
-def test_setup_check_says_what_to_start_when_postgres_and_redis_are_missing():
-    env = os.environ.copy()
-    env["AIRFLOW_CONN_WAREHOUSE"] = "postgresql://postgres@127.0.0.1:1/anime_dashboard"
+def test_setup_check_names_the_configured_servers_that_do_not_answer_and_says_what_to_do():
+    env, password = os.environ.copy(), secrets.token_hex(8)
+    env["AIRFLOW_CONN_WAREHOUSE"] = f"postgresql://postgres:{password}@127.0.0.1:1/anime_dashboard"
     env["ANIME_DASHBOARD_REDIS_URL"] = "redis://127.0.0.1:1/0"
     out = subprocess.run([sys.executable, "-m", "anime_dashboard.cli", "check"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 1
-    assert "PostgreSQL is not reachable" in out.stderr and "start it" in out.stderr
-    assert "Redis is not reachable at redis://127.0.0.1:1/0" in out.stderr
+    assert "the warehouse does not answer at postgresql://postgres:***@127.0.0.1:1/anime_dashboard" in out.stderr
+    assert password not in out.stderr and "start that server or fix the URL" in out.stderr
+    assert "Redis does not answer at redis://127.0.0.1:1/0" in out.stderr
     ok = subprocess.run([sys.executable, "-m", "anime_dashboard.cli", "check"], env=os.environ.copy(),
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr

@@ -51,11 +51,12 @@ def connection_params(conn_id: str = WAREHOUSE_CONN_ID, database: str | None = N
 
 
 @contextmanager
-def connect(conn_id: str = WAREHOUSE_CONN_ID, database: str | None = None) -> Iterator:
-    """A psycopg2 connection to the warehouse (or another database on its server), closed after."""
+def connect(conn_id: str = WAREHOUSE_CONN_ID, database: str | None = None, **overrides) -> Iterator:
+    """A psycopg2 connection to the warehouse (or another database on its server), closed after; ``overrides``:
+    psycopg2 keywords over the connection's (e.g. ``connect_timeout``)."""
     import psycopg2
 
-    conn = psycopg2.connect(**connection_params(conn_id, database))
+    conn = psycopg2.connect(**{**connection_params(conn_id, database), **overrides})
     try:
         yield conn
     finally:
