@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         args.scale, args.passes = 20, 1
     scale = args.scale
 
-    from anime_dashboard.jikan.replay import JikanReplay
+    from testkit.replay import ScriptedReplay
     from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
     import logging
@@ -555,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     key = f"anime_dashboard:bench:{uuid.uuid4().hex[:8]}:jikan:starts"
     settings = scaled_settings(prod, scale, key, args.min_interval, args.per_second, args.per_minute)
     check_redis(settings.redis_url, key)
-    replay = JikanReplay(rate_per_second=JIKAN_PER_SECOND * scale, rate_per_minute=JIKAN_PER_MINUTE * scale,
+    replay = ScriptedReplay(rate_per_second=JIKAN_PER_SECOND * scale, rate_per_minute=JIKAN_PER_MINUTE * scale,
                          latency=args.latency / scale)
     with replay, scratch_warehouse(args.keep) as conn, redis_key(settings.redis_url, key):
         os.environ["AIRFLOW_CONN_JIKAN_DEFAULT"] = json.dumps(

@@ -215,13 +215,13 @@ def replay(request, monkeypatch, jikan_limiter_key):
     """The offline Jikan replay on a free loopback port; jikan_default points at it, and the clients
     built from the environment share a limiter key of their own, whose windows start empty like the
     replay's. Its rate windows are JIKAN_PACE times Jikan's, except for tests marked timing (Jikan's own)."""
-    from anime_dashboard.jikan.replay import JikanReplay
+    from testkit.replay import ScriptedReplay
 
     real_pace = request.node.get_closest_marker("timing") is not None
     if real_pace:  # and the limiter's production windows
         monkeypatch.setenv("ANIME_DASHBOARD_JIKAN_PER_SECOND", "2")
         monkeypatch.setenv("ANIME_DASHBOARD_JIKAN_PER_MINUTE", "58")
-    with (JikanReplay() if real_pace else paced_replay()) as server:
+    with (ScriptedReplay() if real_pace else paced_replay()) as server:
         monkeypatch.setenv("AIRFLOW_CONN_JIKAN_DEFAULT", json.dumps(
             {"conn_type": "http", "host": server.host, "port": server.port, "schema": "http"}))
         monkeypatch.setenv("ANIME_DASHBOARD_JIKAN_LIMITER_KEY", jikan_limiter_key)

@@ -60,10 +60,10 @@ def pack_work_units(units: set[str], groups: int, durations: dict[str, float]) -
 
 
 def paced_replay(**kw):
-    """The offline Jikan replay with rate windows JIKAN_PACE times Jikan's (see JIKAN_PACE)."""
-    from anime_dashboard.jikan.replay import JikanReplay
+    """The offline Jikan replay, scriptable, with rate windows JIKAN_PACE times Jikan's (see JIKAN_PACE)."""
+    from testkit.replay import ScriptedReplay
 
-    return JikanReplay(**({"rate_per_second": 3 * JIKAN_PACE, "rate_per_minute": 60 * JIKAN_PACE} | kw))
+    return ScriptedReplay(**({"rate_per_second": 3 * JIKAN_PACE, "rate_per_minute": 60 * JIKAN_PACE} | kw))
 
 
 def _admin():

@@ -28,7 +28,9 @@ from typing import Any
 
 import pytest
 
-from anime_dashboard.jikan.replay import ANIME_PATH, Fault, JikanReplay
+from anime_dashboard.jikan.replay import ANIME_PATH
+from testkit.replay import ScriptedReplay
+from testkit.replay_faults import Fault
 from anime_dashboard.snapshots import BY_DAG_ID, PAGE_SIZE
 
 AIRING, UPCOMING = "jikan_airing", "jikan_upcoming"
@@ -47,7 +49,7 @@ def fetch(conn, sql: str, params=None) -> list[tuple]:
         return cur.fetchall()
 
 
-def jikan_pages(replay: JikanReplay, dag_id: str) -> list[dict]:
+def jikan_pages(replay: ScriptedReplay, dag_id: str) -> list[dict]:
     """The envelopes Jikan (the replay, without faults) serves for the DAG's query, page by page."""
     snapshot, envelopes = BY_DAG_ID[dag_id], []
     for page in range(1, snapshot.max_pages + 1):
@@ -58,11 +60,11 @@ def jikan_pages(replay: JikanReplay, dag_id: str) -> list[dict]:
     return envelopes
 
 
-def listed_objects(replay: JikanReplay, dag_id: str) -> list[dict]:
+def listed_objects(replay: ScriptedReplay, dag_id: str) -> list[dict]:
     return [obj for env in jikan_pages(replay, dag_id) for obj in env["data"]]
 
 
-def anime_requests(replay: JikanReplay) -> list[dict]:
+def anime_requests(replay: ScriptedReplay) -> list[dict]:
     """The /v4/anime requests in the order they started (the log is in the order they finished). Read once no
     request is in flight: a request the client gave up on (read timeout) is logged when its delay ends, which on a
     loaded machine can be after the run."""
@@ -123,7 +125,7 @@ def expect_metrics(conn, dag_run, replay, **expected) -> dict[str, Any]:
     return got
 
 
-def errors_body(replay: JikanReplay, name: str) -> dict:
+def errors_body(replay: ScriptedReplay, name: str) -> dict:
     return copy.deepcopy(replay.errors[name])
 
 
@@ -132,7 +134,7 @@ def errors_body(replay: JikanReplay, name: str) -> dict:
 @dataclass(frozen=True)
 class Transient:
     id: str
-    faults: Callable[[JikanReplay], list[Fault]]  # scripted on page 2 of jikan_airing
+    faults: Callable[[ScriptedReplay], list[Fault]]  # scripted on page 2 of jikan_airing
     rate_limited: int = 0
     env: dict[str, str] = field(default_factory=dict)
 
@@ -379,7 +381,7 @@ ATTEMPTS, TASK_TRIES = 3, 4  # the client's attempts per page (set below); Airfl
 @dataclass(frozen=True)
 class GiveUp:
     id: str
-    fault: Callable[[JikanReplay], Fault]
+    fault: Callable[[ScriptedReplay], Fault]
     in_error: tuple[str, ...]  # what the recorded error must say besides the URL and the give-up
     env: dict[str, str] = field(default_factory=dict)
     rate_limited: int = 0  # 429s in the last try

@@ -11,7 +11,7 @@ import pytest
 
 from anime_dashboard import pipeline
 from anime_dashboard.jikan.client import JikanRequestError
-from anime_dashboard.jikan.replay import Fault
+from testkit.replay_faults import Fault
 from anime_dashboard.snapshots import BY_NAME
 from anime_dashboard.warehouse.migrations import MigrationError, apply_migrations
 from pipeline_runs import TODAY, extract_and_validate, fast_client, load

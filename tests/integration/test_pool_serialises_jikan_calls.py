@@ -22,7 +22,7 @@ from anime_dashboard.warehouse.roles import drop_analyst_role
 from support import (PG, RUN_TOKEN, create_database, drop_database, free_port, local_airflow_env, pg_uri,
                      query_db, stop_process_groups, trigger_dag_runs)
 from anime_dashboard.jikan.rate_limit import max_in_window
-from anime_dashboard.jikan.replay import JikanReplay
+from testkit.replay import ScriptedReplay
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
 pytestmark = pytest.mark.scheduler
@@ -37,7 +37,7 @@ def airflow_cluster(tmp_path, warehouse_db, jikan_limiter_key):
     meta_db = create_database("ad_test_af")
     analyst = f"ad_pool_analyst_{RUN_TOKEN}"
     port = free_port()
-    replay = JikanReplay(latency=0.2)  # slow responses make any overlap visible
+    replay = ScriptedReplay(latency=0.2)  # slow responses make any overlap visible
     replay.start()
     env = local_airflow_env(tmp_path, meta_db, port)
     env.update({

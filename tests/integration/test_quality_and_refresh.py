@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from anime_dashboard.jikan.replay import Fault
+from testkit.replay_faults import Fault
 
 
 def fetch(conn, sql, params=None):

@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from anime_dashboard.jikan.replay import Fault
+from testkit.replay_faults import Fault
 from support import (PG, create_database, drop_database, free_port, local_airflow_env, pg_uri,
                      query_db, stop_process_groups)
 

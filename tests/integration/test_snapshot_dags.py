@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from anime_dashboard.jikan.replay import Fault
+from testkit.replay_faults import Fault
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
 BUSINESS_COLUMNS = ("snapshot_type, snapshot_date, mal_id, list_position, title, type, status, score, rank, "

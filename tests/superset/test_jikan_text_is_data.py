@@ -35,7 +35,7 @@ ITEM = 1  # second object of the top list's page 1 (not the first: the trends da
 
 def _load_top(conn, mutate=None) -> dict:
     """Yesterday's top snapshot loaded again from a fresh replay (its first page edited by ``mutate``)."""
-    from anime_dashboard.jikan.replay import Fault
+    from testkit.replay_faults import Fault
 
     with paced_replay() as replay:
         if mutate is not None:

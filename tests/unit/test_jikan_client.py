@@ -8,7 +8,7 @@ import pytest
 
 from anime_dashboard.jikan.client import (
     JikanClient, JikanRequestError, is_error_body, parse_retry_after)
-from anime_dashboard.jikan.replay import Fault
+from testkit.replay_faults import Fault
 from anime_dashboard.settings import JikanSettings
 
 TOP = {"status": "complete", "order_by": "score", "sort": "desc"}

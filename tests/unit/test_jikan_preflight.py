@@ -9,7 +9,7 @@ import time
 import pytest
 
 from anime_dashboard.jikan.preflight import check_jikan, configured_url
-from anime_dashboard.jikan.replay import Fault
+from testkit.replay_faults import Fault
 from support import free_port
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from anime_dashboard.jikan.replay import DEFAULT_CORPUS_PATH, ERRORS_PATH, Fault, JikanReplay
+from anime_dashboard.jikan.replay import DEFAULT_CORPUS_PATH, ERRORS_PATH, JikanReplay
+from testkit.replay import ScriptedReplay
+from testkit.replay_faults import Fault
 
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
 CORPUS = json.loads(DEFAULT_CORPUS_PATH.read_text(encoding="utf-8"))
@@ -81,7 +83,7 @@ def sort_value(anime: dict, field: str):
 @pytest.fixture(scope="module")
 def replay():
     """An unthrottled, zero-latency replay shared by the functional tests."""
-    with JikanReplay(rate_per_second=None, rate_per_minute=None, latency=0) as server:
+    with ScriptedReplay(rate_per_second=None, rate_per_minute=None, latency=0) as server:
         yield server
 
 
@@ -336,7 +338,7 @@ def test_keep_alive_serves_two_requests_on_one_connection(replay):
 
 
 def test_fourth_request_within_a_second_is_429_without_retry_after():
-    with JikanReplay(rate_per_second=3, rate_per_minute=None, latency=0) as server:
+    with ScriptedReplay(rate_per_second=3, rate_per_minute=None, latency=0) as server:
         results = [get(server) for _ in range(4)]
     assert [status for status, _, _ in results] == [200, 200, 200, 429]
     _, headers, body = results[3]
@@ -423,7 +425,7 @@ def test_match_page_fault_only_hits_that_page_and_others_stay_queued(replay):
 
 
 def test_faults_bypass_the_rate_limiter_and_are_not_counted():
-    with JikanReplay(rate_per_second=1, rate_per_minute=None, latency=0) as server:
+    with ScriptedReplay(rate_per_second=1, rate_per_minute=None, latency=0) as server:
         server.script(Fault("status", status=503), Fault("delay", delay=0.0), Fault("error_body_200"))
         statuses = [get(server)[0] for _ in range(5)]
     assert statuses == [503, 200, 200, 200, 429]
@@ -573,7 +575,7 @@ def test_log_records_path_query_page_status_mal_ids_and_times(replay):
 
 
 def test_max_in_flight_is_two_when_requests_overlap_and_one_when_sequential():
-    with JikanReplay(rate_per_second=None, rate_per_minute=None, latency=0.3) as server:
+    with ScriptedReplay(rate_per_second=None, rate_per_minute=None, latency=0.3) as server:
         get(server, page=1)
         get(server, page=2)
         assert server.max_in_flight == 1
@@ -611,6 +613,14 @@ def test_http_log_endpoint_matches_python_log_and_reset_clears_it(replay):
     assert code == 200
     assert replay.log == []
     assert json.loads(fetch(control + "/log")[2]) == {"max_in_flight": 0, "in_flight": 0, "pending_faults": 0, "requests": []}
+
+
+def test_the_product_replay_has_no_control_api_and_keeps_no_log():
+    with JikanReplay(latency=0) as server:
+        code, _, body = fetch(server.base_url.replace("/v4", "/__replay/log"))
+        assert code == 404 and json.loads(body)["status"] == 404  # Jikan's own answer to an unknown route
+        assert get(server, page=1)[0] == 200
+        assert not hasattr(server, "log") and not hasattr(server, "script")
 
 
 # ---------------------------------------------------------------- lifecycle & CLI

@@ -4,28 +4,19 @@
 HTTP on loopback, answering ``GET /v4/anime`` the way https://api.jikan.moe/v4
 does: the same filters, ordering, validation errors, pagination envelope,
 response headers and rate limiting (HTTP 429, no ``Retry-After``).
-
-It is meant for tests, benchmarks and offline runs, so on top of that it
-
-* records every API request (``replay.log``, ``replay.max_in_flight``), also
-  readable from another process at ``GET /__replay/log``;
-* applies scripted faults (``replay.script(Fault(...))`` or
-  ``POST /__replay/faults``) in FIFO order, optionally only on one page.
-  New fault kinds are added with :func:`register_fault_kind`.
+``JIKAN_OFFLINE=1 make run`` and compose's ``offline`` profile point the DAGs at it.
 
 Only the standard library is used and nothing is read at import time: the
 corpus and the recorded error bodies are loaded by the constructor.
 
 Modules: ``data`` (the bundled files), ``search`` (GET /v4/anime: filters,
 order, envelope, validation), ``responses`` (response type, JSON encoding,
-error bodies), ``limits`` (rate limit), ``faults`` (scripted faults),
-``control`` (the /__replay API), ``server`` (HTTP and ``JikanReplay``),
+error bodies), ``limits`` (rate limit), ``server`` (HTTP and ``JikanReplay``),
 ``cli`` (``python -m anime_dashboard.jikan.replay``).
 """
 
 from .cli import main
 from .data import DEFAULT_CORPUS_PATH, ERRORS_PATH
-from .faults import FAULT_KINDS, Fault, FaultContext, register_fault_kind
 from .limits import SlidingWindowLimiter
 from .responses import ReplayResponse
 from .search import ORDER_FIELDS, STATUS_FILTERS, TYPE_FILTERS
@@ -35,15 +26,11 @@ __all__ = [
     "ANIME_PATH",
     "DEFAULT_CORPUS_PATH",
     "ERRORS_PATH",
-    "FAULT_KINDS",
     "ORDER_FIELDS",
     "STATUS_FILTERS",
     "TYPE_FILTERS",
-    "Fault",
-    "FaultContext",
     "JikanReplay",
     "ReplayResponse",
     "SlidingWindowLimiter",
     "main",
-    "register_fault_kind",
 ]

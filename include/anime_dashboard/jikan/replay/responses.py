@@ -21,9 +21,8 @@ def encode_json(obj: Any) -> bytes:
 class ReplayResponse:
     """What the replay sends back for one request.
 
-    ``payload`` is the decoded JSON object when the body is JSON (used by
-    fault kinds that edit the normal response); ``mal_ids`` is what gets
-    logged; ``reset`` means "close the connection without responding";
+    ``payload`` is the decoded JSON object when the body is JSON (for code
+    that edits the normal response); ``mal_ids`` are the titles it serves; ``reset`` means "close the connection without responding";
     ``declared_length`` is the Content-Length to announce instead of
     ``len(body)``: when it is larger, the connection is closed once the
     shorter body is sent (a transfer cut off mid-body).

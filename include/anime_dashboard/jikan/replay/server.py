@@ -1,12 +1,12 @@
 """``JikanReplay``: the replay served over real HTTP on loopback, and the HTTP plumbing under it.
 
-Each ``/v4`` request is logged, takes a pending fault if one matches, else passes the rate limit
-(or gets Jikan's 429) and is answered by the search; ``/__replay`` requests go to the control API.
+Each ``/v4`` request passes the rate limit (or gets Jikan's 429) and is answered by the search.
+Subclasses observe requests through :meth:`JikanReplay.opened` / :meth:`JikanReplay.closed`, replace
+answers through :meth:`JikanReplay.answer` and serve other paths through :meth:`JikanReplay.route`.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import socket
 import sys
@@ -15,21 +15,32 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from .control import CONTROL_HEADERS, control_response, is_control_path
 from .data import DEFAULT_CORPUS_PATH, load_corpus, load_errors
-from .faults import Fault, FaultContext, apply_fault
 from .limits import SlidingWindowLimiter
 from .responses import ReplayResponse, error_body, not_found
-from .search import AnimeSearch, page_of
+from .search import AnimeSearch
 
 logger = logging.getLogger(__package__)  # one logger for the whole replay
 
 API_PREFIX = "/v4"
 ANIME_PATH = "/v4/anime"
+
+
+@dataclass
+class Exchange:
+    """One request to the API as the replay handles it: what came in and, once answered, what goes out."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    started: float
+    response: ReplayResponse | None = None
+    tag: str | None = None  # what replaced Jikan's answer, named in the log line
 
 
 class _ReplayHTTPServer(ThreadingHTTPServer):
@@ -135,7 +146,7 @@ class _ReplayHandler(BaseHTTPRequestHandler):
 
 
 class JikanReplay:
-    """A local, scriptable imitation of the Jikan v4 anime search API."""
+    """A local imitation of the Jikan v4 anime search API: the bundled corpus, Jikan's rate limit and latency."""
 
     def __init__(
         self,
@@ -165,12 +176,6 @@ class JikanReplay:
         if rate_per_minute is not None:
             windows.append((60.0, int(rate_per_minute)))
         self.limiter = SlidingWindowLimiter(windows)
-
-        self._lock = threading.Lock()
-        self._log: list[dict] = []
-        self._in_flight = 0
-        self._max_in_flight = 0
-        self._faults: list[Fault] = []
 
         self._server: _ReplayHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -230,68 +235,10 @@ class JikanReplay:
             host = f"[{host}]"
         return f"http://{host}:{self.port}{API_PREFIX}"
 
-    # -- observation -------------------------------------------------------
-
-    @property
-    def log(self) -> list[dict]:
-        """A copy of the request log (one dict per /v4 request, in write order)."""
-        with self._lock:
-            return copy.deepcopy(self._log)
-
-    @property
-    def max_in_flight(self) -> int:
-        with self._lock:
-            return self._max_in_flight
-
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return self._in_flight
-
-    def state(self) -> dict:
-        """max_in_flight, in_flight, the number of pending faults and a copy of the log, read at once."""
-        with self._lock:
-            return {
-                "max_in_flight": self._max_in_flight,
-                "in_flight": self._in_flight,
-                "pending_faults": len(self._faults),
-                "requests": copy.deepcopy(self._log),
-            }
-
-    def reset_log(self) -> None:
-        """Clear the request log and max_in_flight (faults and rate windows stay)."""
-        with self._lock:
-            self._log.clear()
-            self._max_in_flight = self._in_flight
+    # -- rate limit and error bodies ---------------------------------------
 
     def reset_rate_limit(self) -> None:
         self.limiter.reset()
-
-    # -- faults ------------------------------------------------------------
-
-    def script(self, *faults: Fault) -> None:
-        """Queue faults (FIFO) for upcoming /v4/anime requests."""
-        for fault in faults:
-            if not isinstance(fault, Fault):
-                raise TypeError(f"expected Fault, got {type(fault).__name__}")
-        with self._lock:
-            self._faults.extend(faults)
-
-    @property
-    def pending_faults(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def _take_fault(self, page: int | None) -> Fault | None:
-        with self._lock:
-            for index, fault in enumerate(self._faults):
-                if fault.matches(page):
-                    return self._faults.pop(index)
-        return None
 
     def error_body(self, status: int) -> dict:
         """Default JSON error body for a status (recorded/transcribed where we have one)."""
@@ -309,6 +256,27 @@ class JikanReplay:
         """The normal response to ``GET /v4/anime`` with this query."""
         return self._search.respond(query)
 
+    # -- what subclasses change ---------------------------------------------
+
+    def route(self, method: str, path: str, body: bytes) -> ReplayResponse | None:
+        """The response to a request outside Jikan's API, or None to serve it as Jikan would."""
+        return None
+
+    def answer(self, exchange: Exchange) -> ReplayResponse:
+        """Jikan's answer: 429 past the rate limit, else the search for GET and 404 for anything else."""
+        if not self.limiter.try_acquire():
+            return ReplayResponse.json(429, self.error_body(429))
+        if exchange.method != "GET":  # Jikan only does GET: anything else is an unknown route
+            return not_found(exchange.path)
+        return self.respond(exchange.path, exchange.query)
+
+    def opened(self, exchange: Exchange) -> None:
+        """Called as a request arrives."""
+
+    def closed(self, exchange: Exchange) -> None:
+        """Called once per request, just before its response goes out (``exchange.response`` is None when
+        answering failed): a strictly sequential client never sees two requests open at once."""
+
     # -- request handling --------------------------------------------------
 
     def _dispatch(self, handler: _ReplayHandler, method: str) -> None:
@@ -316,82 +284,34 @@ class JikanReplay:
         path = split.path or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         body = handler.read_body() if method == "POST" else b""
-        if is_control_path(path):
-            handler.write_response(control_response(self, method, path, body), CONTROL_HEADERS)
-        elif method == "GET":
-            self._serve_api(handler, path, query)
+        routed = self.route(method, path, body)
+        if routed is not None:
+            handler.write_response(routed, {})
         else:
-            # Jikan only does GET; answer anything else like an unknown route.
-            self._serve_api(handler, path, query, force_not_found=True)
+            self._serve_api(handler, Exchange(method, path, query, time.time()))
 
-    def _serve_api(self, handler: _ReplayHandler, path: str, query: dict[str, str], force_not_found: bool = False) -> None:
-        started = time.time()
-        with self._lock:
-            self._in_flight += 1
-            self._max_in_flight = max(self._max_in_flight, self._in_flight)
-        entry: dict[str, Any] = {
-            "path": path,
-            "query": dict(query),
-            "page": None,
-            "status": None,
-            "started": started,
-            "finished": None,
-            "mal_ids": [],
-            "fault": None,
-        }
-        left = [False]  # set once this request stopped counting as in flight
+    def _serve_api(self, handler: _ReplayHandler, exchange: Exchange) -> None:
+        self.opened(exchange)
+        done = False
+
+        def close() -> None:
+            nonlocal done
+            done = True
+            self.closed(exchange)
+
         try:
-            is_anime = not force_not_found and path.rstrip("/") == ANIME_PATH
-            if is_anime:
-                entry["page"] = page_of(query)
-            fault = self._take_fault(entry["page"]) if is_anime else None
-            if fault is not None:
-                entry["fault"] = fault.kind
-                ctx = FaultContext(fault=fault, replay=self, path=path, query=query,
-                                   normal=lambda: self.respond(path, query))
-                response = apply_fault(ctx)
-            elif not self.limiter.try_acquire():
-                response = ReplayResponse.json(429, self.error_body(429))
-            elif force_not_found:
-                response = not_found(path)
-            else:
-                response = self.respond(path, query)
-
+            exchange.response = response = self.answer(exchange)
             if self.latency > 0:
                 time.sleep(self.latency)
-
-            entry["status"] = response.status if not response.reset else None
-            entry["mal_ids"] = list(response.mal_ids) if response.status == 200 else []
-
-            def record() -> None:
-                # Logged, and no longer in flight, just before the bytes go out: a client that has
-                # its response can already see the entry, and a strictly sequential client (next
-                # request only after the last response) can never be counted as two in flight.
-                entry["finished"] = time.time()
-                with self._lock:
-                    self._log.append(entry)
-                    self._in_flight -= 1
-                    left[0] = True
-
             if response.reset:
-                record()
+                close()
                 handler.reset_connection()
             else:
-                handler.write_response(response, self.search_headers, before_send=record)
-            logger.info(
-                "%s %s -> %s%s (%d items, %.0f ms)",
-                handler.command,
-                handler.path,
-                "reset" if response.reset else response.status,
-                f" [fault={fault.kind}]" if fault is not None else "",
-                len(entry["mal_ids"]),
-                (entry["finished"] - started) * 1000,
-            )
+                handler.write_response(response, self.search_headers, before_send=close)
+            logger.info("%s %s -> %s%s (%d items, %.0f ms)", handler.command, handler.path,
+                        "reset" if response.reset else response.status,
+                        f" [{exchange.tag}]" if exchange.tag else "", len(response.mal_ids),
+                        (time.time() - exchange.started) * 1000)
         finally:
-            if entry["finished"] is None:  # failed before recording
-                entry["finished"] = time.time()
-                with self._lock:
-                    self._log.append(entry)
-            if not left[0]:
-                with self._lock:
-                    self._in_flight -= 1
+            if not done:
+                close()

@@ -1,8 +1,8 @@
 """Scripted misbehaviour: ``Fault``, the registry of fault kinds and the kinds themselves.
 
-A fault is queued on the replay (``replay.script(Fault(...))`` or ``POST /__replay/faults``) and taken
-by the next matching ``/v4/anime`` request, which then gets :func:`apply_fault`'s response instead of
-the normal one.  New kinds are added with :func:`register_fault_kind`.
+A fault is queued on a :class:`testkit.replay.ScriptedReplay` (``replay.script(Fault(...))`` or
+``POST /__replay/faults``) and taken by the next matching ``/v4/anime`` request, which then gets
+:func:`apply_fault`'s response instead of the normal one.  New kinds are added with :func:`register_fault_kind`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,9 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from .responses import ReplayResponse
-
-if TYPE_CHECKING:
-    from .server import JikanReplay
+from anime_dashboard.jikan.replay import JikanReplay, ReplayResponse
 
 
 @dataclass
@@ -95,7 +92,7 @@ class FaultContext:
     the response the request would normally have received."""
 
     fault: Fault
-    replay: "JikanReplay"
+    replay: JikanReplay
     path: str
     query: dict[str, str]
     normal: Callable[[], ReplayResponse]
