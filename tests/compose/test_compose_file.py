@@ -740,12 +740,26 @@ def test_init_services_run_the_same_entry_points_as_the_local_main_job(compose):
         assert name in cli.__doc__
 
 
-def test_readme_documents_every_setting_the_code_reads():
+def _settings_table_names(text: str) -> set[str]:
+    """The variables the first column of the Settings table in docs/configuration.md names."""
+    table = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented = set()
+    for row in re.findall(r"^\| ([^|]+) \|", table, flags=re.M):
+        documented |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", row))
+        for short in re.findall(r"`([A-Z][A-Z0-9_]+)` / `_([A-Z0-9_]+)`", row):  # `X_HOST` / `_PORT`
+            documented.add(short[0].rsplit("_", len(short[1].split("_")))[0] + "_" + short[1])
+    return documented
+
+
+def test_configuration_doc_documents_every_setting_the_code_reads():
     read = _env_names_read_by(_python_files("include", "dags", "plugins") + [ROOT / "superset" / "superset_config.py",
                                                                              ROOT / "superset" / "bootstrap.py"])
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
-    for short in re.findall(r"`([A-Z][A-Z0-9_]+)` / `_([A-Z0-9_]+)`", readme):  # `X_HOST` / `_PORT`
-        documented.add(short[0].rsplit("_", len(short[1].split("_")))[0] + "_" + short[1])
+    documented = _settings_table_names((ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"))
     missing = sorted(read - documented - {"PATH"})
-    assert not missing, f"README's Settings table does not list: {missing}"
+    assert not missing, f"docs/configuration.md's Settings table does not list: {missing}"
+
+
+def test_the_settings_table_check_sees_a_missing_row():
+    text = ("## Settings\n\n| variable | default | what |\n|---|---|---|\n| `A_ONE` | `1` | uses `B_TWO` |\n"
+            "| `C_HOST` / `_PORT` | x | y |\n\n## Next\n\n| `D_FOUR` | | |\n")
+    assert _settings_table_names(text) == {"A_ONE", "C_HOST", "C_PORT"}
