@@ -1,7 +1,7 @@
 """Benchmark: the warehouse's work for one new day does not grow with the history behind it (issue 17).
 
-    python bench/daily_cost.py               # 30 days, 1 year, 3 years of history; docs/benchmarks.md
-    python bench/daily_cost.py --smoke       # 5 and 10 days, small lists: checks the script works
+    python -m bench.daily_cost               # 30 days, 1 year, 3 years of history; docs/benchmarks.md
+    python -m bench.daily_cost --smoke       # 5 and 10 days, small lists: checks the script works
 
 For each size: a scratch database on the warehouse's server, migrated, with that many days of synthetic
 history from the history generator (~1,000 titles per type per day), VACUUM ANALYZE. Then one new day as
@@ -22,9 +22,9 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 
-from load import build_lists, land_all, plan, validate_and_upsert  # bench/ is on sys.path (run as a script)
-from report import machine_line, write_section
-from scratch import database
+from bench.daily_load import build_lists, land_all, plan, validate_and_upsert
+from bench.report import machine_line, write_section
+from testkit.warehouse import scratch_database
 
 GOAL = 1.2
 SECTION = "daily-cost"
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     end = datetime.now(timezone.utc).date() - timedelta(days=days + 2)
     results = []
     for size in sizes:
-        with database() as (_, conn):
+        with scratch_database("ad_bench") as (_, conn):
             print(f"[{size} days] generating history, {list_size} titles x 4 types a day ...", flush=True)
             built = build(conn, size, list_size, end)
             full = full_recomputation(conn)
@@ -111,7 +111,7 @@ def report(results: list[dict], list_size: int, days: int) -> str:
     small, large = results[0], results[-1]
     ratio = large["median"] / small["median"]
     lines = ["## One new day's work against the history behind it (issue 17)", "", machine_line(), "",
-             f"`python bench/daily_cost.py`: synthetic history of {list_size:,} titles per type per day, then "
+             f"`python -m bench.daily_cost`: synthetic history of {list_size:,} titles per type per day, then "
              f"new days loaded as the four DAGs load them (each list landed as an extract batch, then "
              f"`pipeline.validate` and `pipeline.upsert` with its upkeep of catalog, titles and history: the "
              f"timed part), the median of {days} days after the first. Beside "

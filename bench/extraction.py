@@ -1,8 +1,8 @@
 """Benchmark: the four DAGs' extract tasks against the Jikan replay enforcing Jikan's rate limit.
 
-    python bench/extraction.py                    # limits x10 (30/s, 600/min) for 5 minutes; writes docs/benchmarks.md
-    python bench/extraction.py --scale 20 --minutes 3
-    python bench/extraction.py --smoke            # x20, one pass of the four types; prints the table only
+    python -m bench.extraction                    # limits x10 (30/s, 600/min) for 5 minutes; writes docs/benchmarks.md
+    python -m bench.extraction --scale 20 --minutes 3
+    python -m bench.extraction --smoke            # x20, one pass of the four types; prints the table only
 
 Jikan allows 3 requests/s and 60 requests/min. The replay (anime_dashboard.jikan.replay) enforces both
 windows, multiplied by ``--scale`` so that a run takes minutes rather than hours, and the client runs the
@@ -40,15 +40,9 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
-import psycopg2
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "include")]
-
-from report import machine_line, write_section  # noqa: E402
-from scratch import admin, server_params  # noqa: E402
+from bench.report import machine_line, write_section
+from testkit.warehouse import scratch_database
 
 JIKAN_PER_SECOND = 3
 JIKAN_PER_MINUTE = 60
@@ -64,21 +58,9 @@ SECTION = "extraction"
 
 @contextmanager
 def scratch_warehouse(keep: bool = False):
-    """A new database on the warehouse's server with every migration applied; dropped afterwards."""
-    from anime_dashboard.warehouse.migrations import apply_migrations
-
-    name = f"ad_bench_extract_{uuid.uuid4().hex[:8]}"
-    admin(f'CREATE DATABASE "{name}"')
-    conn = None
-    try:
-        conn = psycopg2.connect(dbname=name, **server_params())
-        apply_migrations(conn)
+    """A new database on the warehouse's server with the warehouse's schema; dropped afterwards."""
+    with scratch_database("ad_bench_extract", keep=keep, migrated=True) as (_, conn):
         yield conn
-    finally:
-        if conn is not None:
-            conn.close()
-        if not keep:
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -509,7 +491,7 @@ def analysis(m: dict) -> str:
 
 def section(m: dict, argv: list[str]) -> str:
     s, st = m["scale"], m["settings"]
-    cmd = "python bench/extraction.py" + ("" if not argv else " " + " ".join(argv))
+    cmd = "python -m bench.extraction" + ("" if not argv else " " + " ".join(argv))
     return "\n".join([
         "## Extraction against Jikan's rate limit", "", machine_line(), "",
         f"`{cmd}`: the replay enforces Jikan's limits ×{s:g} ({m['limit_s']:g}/s and {m['limit_min']:g}/min); "

@@ -14,7 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import ROOT, RUN_TOKEN, free_port, pg_uri
+from support import ROOT, RUN_TOKEN
+from testkit.ports import free_port
+from testkit.warehouse import pg_uri
 
 STOP_WITHIN = 10  # seconds from the signals to no process and no port left (run.sh allows each session 3 s)
 PORTS = ("AIRFLOW__API__PORT", "ANIME_DASHBOARD_REPLAY_PORT", "ANIME_DASHBOARD_SUPERSET_PORT")

@@ -26,7 +26,8 @@ from anime_dashboard.warehouse.roles import (
     scram_sha_256_verifier,
     verifier_matches,
 )
-from support import PG, RUN_TOKEN, create_database, drop_database
+from support import PG, RUN_TOKEN
+from testkit.warehouse import create_database, drop_database
 
 ROLE = f"ad_analyst_{RUN_TOKEN}"
 PASSWORD = "correct horse battery staple"

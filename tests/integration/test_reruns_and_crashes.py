@@ -35,8 +35,9 @@ import psycopg2
 import pytest
 
 from anime_dashboard.jikan.replay import Fault
-from support import (PG, create_database, drop_database, free_port, local_airflow_env, pg_uri,
-                     query_db, stop_process_groups)
+from support import PG, local_airflow_env, query_db, stop_process_groups
+from testkit.ports import free_port
+from testkit.warehouse import create_database, drop_database, pg_uri
 
 BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")

@@ -10,7 +10,7 @@ import pytest
 
 from anime_dashboard.jikan.preflight import check_jikan, configured_url
 from anime_dashboard.jikan.replay import Fault
-from support import free_port
+from testkit.ports import free_port
 
 
 class NoLimit:
