@@ -8,8 +8,8 @@ history generator (~1,000 titles per type per day, so 3 years is ~4.4M snapshot 
 history tables as it writes), ANALYZEs, then runs each query of bench/dashboard_queries.sql a few times to warm up
 and --repeats times measured: p50 / p95 / min / max in ms. The EXPLAIN (ANALYZE, BUFFERS) of the slowest
 query at the largest size goes into the report. Goal: p95 < 250 ms for every query. Not a test: the
-figures depend on the machine, so they are written down, not asserted (the smoke run is CI's check that
-the script still works).
+figures depend on the machine, so they are written down, not asserted (the smoke run checks that the
+script works).
 """
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def report(sizes: list[dict], plan: tuple[str, str, float], repeats: int) -> str
     with psycopg2.connect(dbname="postgres", **server_params()) as conn, conn.cursor() as cur:
         cur.execute("SHOW server_version")
         pg = cur.fetchone()[0]
-    lines = [START, "## Dashboard queries at 1 and 3 years of history (issue 4)", "",
+    lines = [START, "## Dashboard queries at 1 and 3 years of history", "",
              f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `python -m bench.analytics_queries` on "
              f"{os.cpu_count()} cores ({cpu}), PostgreSQL {pg}, Python {platform.python_version()}. "
              f"Each query: 3 warm-up runs, then {repeats} measured runs, times in ms from the client "

@@ -1,5 +1,5 @@
 """Benchmark: every dashboard fully rendered in Chromium, warm and cold, at 30 days and 3 years of history
-(issue 17: readers must not slow with history).
+(readers must not slow with history).
 
     python -m bench.dashboards_render            # 30 and 1,095 days; writes docs/benchmarks.md
     python -m bench.dashboards_render --smoke    # 5 and 10 days, small lists, 1 repeat; no report
@@ -126,7 +126,7 @@ def run_sizes(sizes: list[int], list_size: int, repeats: int) -> list[dict]:
 
 def report(sizes: list[dict], repeats: int, list_size: int) -> str:
     small, large = sizes[0], sizes[-1]
-    lines = ["## Dashboards rendered in Chromium against the history behind them (issue 17)", "", machine_line(), "",
+    lines = ["## Dashboards rendered in Chromium against the history behind them", "", machine_line(), "",
              f"`python -m bench.dashboards_render`: synthetic history of {list_size:,} titles per type per day; one "
              f"Superset per size as `make run` serves it (`{SETUP}`), all sizes up side by side and measured in turn "
              "each repeat; Debian's Chromium (Playwright), logged in. Per dashboard: cold (the datasets' chart caches invalidated, every query on Postgres) then warm (every "

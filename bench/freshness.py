@@ -1,4 +1,4 @@
-"""Benchmark: freshness, from the snapshot DAGs' trigger to every chart serving the new day from Redis (issue 17).
+"""Benchmark: freshness, from the snapshot DAGs' trigger to every chart serving the new day from Redis.
 
     python -m bench.freshness             # writes docs/benchmarks.md
     python -m bench.freshness --smoke     # the same, no report (3 days of history instead of 30)
@@ -180,7 +180,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def report(r: dict, seed_days: int) -> str:
     ratio = r["fresh_s"] / r["floor_s"]
-    lines = ["## Freshness: trigger to every chart fresh from Redis (issue 17)", "", machine_line(), "",
+    lines = ["## Freshness: trigger to every chart fresh from Redis", "", machine_line(), "",
              "`python -m bench.freshness`: `make run` (scripts/run.sh, JIKAN_OFFLINE=1: the replay at Jikan's "
              f"real limits, Airflow standalone with its scheduler and LocalExecutor, a real Superset, {seed_days} "
              "days of synthetic history) unpauses the four snapshot DAGs at once; from the first run's "

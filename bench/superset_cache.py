@@ -374,8 +374,7 @@ def report(sizes: list[dict], repeats: int) -> str:
         f"`POST /api/v1/chart/data` with that query_context (what a dashboard sends), {repeats} times each; "
         f"medians (min-max). {len(specs)} Superset setups ran side by side on each warehouse, requests "
         f"interleaved in random order; the per-chart table is the first, the configuration `make run` uses "
-        f"({describe(first)}); `db/sqlite` is Superset's own default event logging, what this section measured "
-        f"before issue 7. Goal: cached >= {GOAL:.0f}x faster.", ""]
+        f"({describe(first)}); `db/sqlite` is Superset's own default event logging. Goal: cached >= {GOAL:.0f}x faster.", ""]
     for size in sizes:
         res = size["charts"][first]
         lines += [f"### {size['label']} ({size['rows']:,} snapshot rows)", "",

@@ -159,7 +159,7 @@ def slowest_table(side: Side) -> list[str]:
 
 
 def report(base: Side, head: Side, command: str) -> str:
-    lines = ["## Test suite wall time (issue 16)", "", machine_line(), "",
+    lines = ["## Test suite wall time", "", machine_line(), "",
              f"`{command}` (`make bench-tests` runs it with the defaults): `make test` (scripts/test.sh) in a "
              f"fresh clone at each commit, baseline then head back to back, the same virtualenvs. Wall time as "
              f"scripts/test.sh prints it (pytest only); per-test seconds from pytest's junit reports (setup + "

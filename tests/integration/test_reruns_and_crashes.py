@@ -1,4 +1,4 @@
-"""Reruns and crashes (issue 8): real DAG runs against the offline replay and a real Postgres warehouse.
+"""Reruns and crashes: real DAG runs against the offline replay and a real Postgres warehouse.
 
 * the same logical date run three times (``dag.test()``): identical warehouse;
 * ``airflow tasks clear`` of validate alone, then of upsert alone, rerun with ``airflow tasks test`` on the

@@ -58,8 +58,8 @@ def test_sql_lab_opens_on_the_warehouse_and_the_analytics_schema_for_the_analyst
 
 
 def test_a_dashboard_that_never_shows_its_charts_is_reported_with_the_api_call_it_waits_for(superset, browser_page):
-    """What a failure under load in CI could not say: the dashboard's charts call held back (never answered),
-    the report names it, how long it waited, and what the page reads."""
+    """The dashboard's charts call held back (never answered): the report names it, how long it waited, and what
+    the page reads (what a failure under load needs to say)."""
     from testkit.browser import render_dashboard
 
     held = "**/api/v1/dashboard/*/charts*"
