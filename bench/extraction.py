@@ -1,31 +1,15 @@
-"""Benchmark: the four DAGs' extract tasks against the Jikan replay enforcing Jikan's rate limit.
+"""Benchmark: the four DAGs' extract tasks against the Jikan replay enforcing Jikan's rate limit (3/s, 60/min).
 
     python -m bench.extraction                    # limits x10 (30/s, 600/min) for 5 minutes; writes docs/benchmarks.md
     python -m bench.extraction --scale 20 --minutes 3
     python -m bench.extraction --smoke            # x20, one pass of the four types; prints the table only
 
-Jikan allows 3 requests/s and 60 requests/min. The replay (anime_dashboard.jikan.replay) enforces both
-windows, multiplied by ``--scale`` so that a run takes minutes rather than hours, and the client runs the
-production settings (``jikan_settings()`` with no ANIME_DASHBOARD_JIKAN_* overrides: its rate limiter at most
-2 request starts in any 1 s and 58 in any 60 s, shared through Redis; no extra min_interval; back-off 2 s
-doubling up to 60 s; timeout 30 s) on a clock ``--scale`` times faster: every duration, the limiter's window
-lengths included, divided by the scale (x10: 2 per 0.1 s, 58 per 6 s), the counts unchanged. The limiter
-uses the real Redis (ANIME_DASHBOARD_REDIS_URL) under a key of its own, deleted at the end; the run stops
-at once if Redis is not reachable, and counts the tasks that fell back to in-process pacing.
-``--per-second``, ``--per-minute`` and ``--min-interval`` try other production values. Every figure is
-scaled back to real time (requests per minute / scale) before it is compared with Jikan's 60/min and 3/s.
-
-One pass runs the four snapshot types' extracts one after another, as the one-slot pool ``jikan_api``
-does, through the real code path: ``pipeline.extract`` with a new ``JikanClient`` per task, landing pages
-in ``raw`` of a scratch warehouse database (migrations applied, dropped at the end). Passes repeat until
-``--minutes`` have passed (at least one full 60 s window of the replay's per-minute limit, several by
-default).
-
-Measured: achieved requests per minute / the limit (goal >= 0.95), requests per second / 3, pages expected
-(page caps and the corpus's has_next_page) vs pages stored in raw.jikan_pages (pages lost: goal 0), 429s
-(from the replay's log and from raw.extract_batches.rate_limited), and the replay's max requests in flight
-(goal 1). Per pass: median and min-max; whole run: the totals and full 60 s windows. Not a test: the
-figures depend on the machine, so they are written down, not asserted.
+The replay's windows are multiplied by ``--scale`` and the client runs its production settings (no
+ANIME_DASHBOARD_JIKAN_* overrides) on a clock ``--scale`` times faster; its limiter uses the real Redis under a
+key of its own. One pass runs the four extracts one after another through ``pipeline.extract`` into a scratch
+warehouse; passes repeat for ``--minutes``. Measured, scaled back to real time: requests per minute against the
+limit (goal >= 0.95), pages expected against stored (goal: none lost), 429s, requests in flight (goal 1).
+docs/benchmarks.md explains the figures.
 """
 from __future__ import annotations
 

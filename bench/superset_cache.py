@@ -3,25 +3,13 @@
     python -m bench.superset_cache                # 1 and 3 years of history, writes docs/benchmarks.md
     python -m bench.superset_cache --smoke        # 14 days, small lists, 2 setups: checks the script works
 
-For each size: a scratch warehouse with synthetic history (as bench/analytics_queries.py builds it), a
-throwaway analyst role, and several real Superset setups side by side (gunicorn from .venv-superset, each
-with its own home, metadata DB and Redis key prefix), bootstrapped and given the dashboards by the same
-functions `make run` uses. A setup is ``<event log>/<metadata DB>[/<gunicorn>]``:
-
-- event log: ``stdout`` or ``db`` (ANIME_DASHBOARD_SUPERSET_EVENT_LOG, superset/superset_config.py);
-- metadata DB: ``sqlite`` (a file in the setup's home, as `make run`) or ``postgres`` (a scratch database on
-  the warehouse's server, created and dropped here, through ANIME_DASHBOARD_SUPERSET_DATABASE_URI);
-- gunicorn: ``gthread2x8`` (the project's serve_command: 2 gthread workers x 8 threads) or ``syncN``
-  (N sync workers).
-
-The first setup is the one the per-chart tables show (the configuration `make run` uses). For every chart,
-with the setups interleaved in random order so that a busy moment hits them all alike:
-GET /api/v1/chart/{id}/data/ (the chart's saved query_context) and POST /api/v1/chart/data with that
-query_context (what a dashboard sends), each with force (computed: Postgres + Superset, result written to
-Redis) and without (from Redis), --repeats times. Per setup also: GET /health and GET /api/v1/me/ (what any
-request costs), and a dashboard load (every chart of a dashboard POSTed with 6 requests in flight, as a
-browser does). If py-spy is installed (`pip install py-spy`; not a requirement) the first setup's cached
-POST is profiled at the first size, to say where a cache hit's time goes. Goal: cached >= 20x faster.
+For each size: a scratch warehouse with synthetic history (bench/analytics_queries.py's), a throwaway analyst
+role, and several real Superset setups side by side (testkit.superset), each ``<event log>/<metadata DB>
+[/<gunicorn>]``: event log ``stdout`` or ``db``; metadata ``sqlite`` or ``postgres``; gunicorn ``gthread2x8``
+(the project's serve_command) or ``syncN``. The first setup is the one tabled per chart. Every chart's GET and
+POST data request, forced (computed) and cached, --repeats times with the setups interleaved in random order;
+per setup also /health, /api/v1/me/ and a dashboard load (6 requests in flight). With py-spy installed, the
+first setup's cached POST is profiled. Goal: cached >= 20x faster.
 """
 from __future__ import annotations
 
