@@ -50,11 +50,11 @@ docs: install ## regenerate docs/data_dictionary.md from the analytics views (af
 	. scripts/env.sh && anime-dashboard setup >/dev/null && anime-dashboard data-dictionary > docs/data_dictionary.md
 
 bench: install ## every benchmark in bench/ at full size; each rewrites its section of docs/benchmarks.md
-	. scripts/env.sh && anime-dashboard check && for b in bench/[a-z]*.py; do \
-	  case $$b in bench/report.py|bench/scratch.py|bench/test_suite.py) continue;; esac; echo "==> $$b"; python $$b || exit 1; done
+	. scripts/env.sh && anime-dashboard check && for b in bench/[a-z]*.py; do b=$$(basename $$b .py); \
+	  case $$b in report|daily_load|test_suite) continue;; esac; echo "==> bench.$$b"; python -m bench.$$b || exit 1; done
 
-bench-tests: install ## make test of BASELINE (default: before issue 16) and of HEAD back to back: docs/benchmarks.md, tests/durations.json
-	. scripts/env.sh && python bench/test_suite.py $${BASELINE:+--baseline $$BASELINE}
+bench-tests: install ## make test of BASELINE (default: 649c39c) and of HEAD back to back: docs/benchmarks.md, tests/durations.json
+	. scripts/env.sh && python -m bench.test_suite $${BASELINE:+--baseline $$BASELINE}
 
 screenshots: install ## re-take docs/screenshots/*.png (the browser test against a throwaway Superset)
 	ANIME_DASHBOARD_SCREENSHOT_DIR=$(abspath docs/screenshots) VENV=$(abspath $(VENV)) \

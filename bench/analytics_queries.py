@@ -1,15 +1,15 @@
 """Benchmark: every dashboard query on the analytics views at 1 and 3 years of daily history.
 
-    python bench/analytics_queries.py                 # 1 and 3 years, writes docs/benchmarks.md
-    python bench/analytics_queries.py --smoke         # 14 days, small lists: checks the script works
+    python -m bench.analytics_queries                 # 1 and 3 years, writes docs/benchmarks.md
+    python -m bench.analytics_queries --smoke         # 14 days, small lists: checks the script works
 
 For each size it makes a scratch database on the warehouse's server, writes synthetic history with the
 history generator (~1,000 titles per type per day, so 3 years is ~4.4M snapshot rows; it keeps the
 history tables as it writes), ANALYZEs, then runs each query of bench/dashboard_queries.sql a few times to warm up
 and --repeats times measured: p50 / p95 / min / max in ms. The EXPLAIN (ANALYZE, BUFFERS) of the slowest
 query at the largest size goes into the report. Goal: p95 < 250 ms for every query. Not a test: the
-figures depend on the machine, so they are written down, not asserted (the smoke run is CI's check that
-the script still works).
+figures depend on the machine, so they are written down, not asserted (the smoke run checks that the
+script works).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg2
 
-from scratch import database, server_params  # bench/ is on sys.path: this file runs as a script
+from testkit.warehouse import scratch_database, server_params
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ROOT / "bench" / "dashboard_queries.sql"
@@ -130,8 +130,8 @@ def report(sizes: list[dict], plan: tuple[str, str, float], repeats: int) -> str
     with psycopg2.connect(dbname="postgres", **server_params()) as conn, conn.cursor() as cur:
         cur.execute("SHOW server_version")
         pg = cur.fetchone()[0]
-    lines = [START, "## Dashboard queries at 1 and 3 years of history (issue 4)", "",
-             f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `python bench/analytics_queries.py` on "
+    lines = [START, "## Dashboard queries at 1 and 3 years of history", "",
+             f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `python -m bench.analytics_queries` on "
              f"{os.cpu_count()} cores ({cpu}), PostgreSQL {pg}, Python {platform.python_version()}. "
              f"Each query: 3 warm-up runs, then {repeats} measured runs, times in ms from the client "
              "(psycopg2, loopback), rows fetched included. History: synthetic, ~1,000 titles per type per "
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 3 if args.smoke else args.repeats
     sizes = []
     for label, days in plans.items():
-        with database(keep=args.keep) as (_, conn):
+        with scratch_database("ad_bench", keep=args.keep) as (_, conn):
             print(f"[{label}] generating {days} days x {list_size} titles x 4 types ...", flush=True)
             built = build(conn, days=days, list_size=list_size, end=end)
             print(f"[{label}] {built['rows']:,} rows in {built['generate_s']:.0f} s; "

@@ -1,7 +1,7 @@
 """Benchmark: backup, verification and restore of the warehouse at 30 days, 1 year and 3 years of history.
 
-    python bench/backup.py            # 30, 365 and 1095 days of ~1,000 titles per type a day; docs/benchmarks.md
-    python bench/backup.py --smoke    # 5 and 10 days, small lists: checks the script works
+    python -m bench.backup            # 30, 365 and 1095 days of ~1,000 titles per type a day; docs/benchmarks.md
+    python -m bench.backup --smoke    # 5 and 10 days, small lists: checks the script works
 
 For each size: a scratch database on the warehouse's server with that much synthetic history (the history
 generator, as bench/daily_cost.py builds it), then the project's own code, as the warehouse_backup DAG and
@@ -22,9 +22,9 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from daily_cost import build  # bench/ is on sys.path (run as a script)
-from report import machine_line, write_section
-from scratch import admin, database, server_params
+from bench.daily_cost import build
+from bench.report import machine_line, write_section
+from testkit.warehouse import admin, scratch_database, server_params
 
 SECTION = "backups"
 GOALS = {"backup_and_verify_s": 600, "restore_s": 900}
@@ -59,7 +59,7 @@ def measure(days: int, list_size: int, end) -> dict:
     from anime_dashboard.backups.take import size_of, take_backup
     from anime_dashboard.backups.verify import verify_backup
 
-    with database() as (name, conn), tempfile.TemporaryDirectory(prefix="ad_bench_backups_") as folder:
+    with scratch_database("ad_bench") as (name, conn), tempfile.TemporaryDirectory(prefix="ad_bench_backups_") as folder:
         print(f"[{days} days] generating history, {list_size} titles x 4 types a day ...", flush=True)
         built = build(conn, days, list_size, end)
         with conn.cursor() as cur:
@@ -86,7 +86,7 @@ def measure(days: int, list_size: int, end) -> dict:
 
 def report(results: list[dict], list_size: int) -> str:
     lines = ["## Backup, verification and restore against the history", "", machine_line(), "",
-             f"`python bench/backup.py`: synthetic history of {list_size:,} titles per type per day in a scratch "
+             f"`python -m bench.backup`: synthetic history of {list_size:,} titles per type per day in a scratch "
              "database, then the warehouse_backup DAG's own steps: the backup (`pg_dump --format=custom` in one "
              "snapshot, the manifest's row counts and checksums read in the same snapshot beside it), its "
              "verification (restored into a scratch database the way a restore restores, then compared with the "

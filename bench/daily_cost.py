@@ -1,17 +1,17 @@
-"""Benchmark: the warehouse's work for one new day does not grow with the history behind it (issue 17).
+"""Benchmark: the warehouse's work for one new day does not grow with the history behind it.
 
-    python bench/daily_cost.py               # 30 days, 1 year, 3 years of history; docs/benchmarks.md
-    python bench/daily_cost.py --smoke       # 5 and 10 days, small lists: checks the script works
+    python -m bench.daily_cost               # 30 days, 1 year, 3 years of history; docs/benchmarks.md
+    python -m bench.daily_cost --smoke       # 5 and 10 days, small lists: checks the script works
 
 For each size: a scratch database on the warehouse's server, migrated, with that many days of synthetic
 history from the history generator (~1,000 titles per type per day), VACUUM ANALYZE. Then one new day as
 the four snapshot DAGs load it, through the project's own code: each type's list landed as an extract
 batch, then ``pipeline.validate`` and ``pipeline.upsert`` (whose transaction keeps the catalog, the titles
-and, since issue 17, the history tables). The first new day brings the bench's lists in (new titles); the
---days after it are the steady state that is timed (median of the days). Beside it, what the
-``analytics_refresh`` DAG used to run after each publish, a full recomputation of ``market_daily`` and
-``list_changes`` from all history (the views core.*_computed), timed once per size for comparison.
-The refresh DAG's remaining task, Superset's cache refresh, is timed by bench/dashboards_render.py.
+and the history tables). The first new day brings the bench's lists in (new titles); the
+--days after it are the steady state that is timed (median of the days). Beside it, for comparison, a full
+recomputation of ``market_daily`` and ``list_changes`` from all history (the views core.*_computed, what a
+materialized-view refresh after each publish would run), timed once per size. The refresh DAG's task, Superset's
+cache refresh, is timed by bench/dashboards_render.py.
 Goal: largest history / smallest <= 1.2 for the day's work.
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 
-from load import build_lists, land_all, plan, validate_and_upsert  # bench/ is on sys.path (run as a script)
-from report import machine_line, write_section
-from scratch import database
+from bench.daily_load import build_lists, land_all, plan, validate_and_upsert
+from bench.report import machine_line, write_section
+from testkit.warehouse import scratch_database
 
 GOAL = 1.2
 SECTION = "daily-cost"
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     end = datetime.now(timezone.utc).date() - timedelta(days=days + 2)
     results = []
     for size in sizes:
-        with database() as (_, conn):
+        with scratch_database("ad_bench") as (_, conn):
             print(f"[{size} days] generating history, {list_size} titles x 4 types a day ...", flush=True)
             built = build(conn, size, list_size, end)
             full = full_recomputation(conn)
@@ -110,13 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 def report(results: list[dict], list_size: int, days: int) -> str:
     small, large = results[0], results[-1]
     ratio = large["median"] / small["median"]
-    lines = ["## One new day's work against the history behind it (issue 17)", "", machine_line(), "",
-             f"`python bench/daily_cost.py`: synthetic history of {list_size:,} titles per type per day, then "
+    lines = ["## One new day's work against the history behind it", "", machine_line(), "",
+             f"`python -m bench.daily_cost`: synthetic history of {list_size:,} titles per type per day, then "
              f"new days loaded as the four DAGs load them (each list landed as an extract batch, then "
              f"`pipeline.validate` and `pipeline.upsert` with its upkeep of catalog, titles and history: the "
              f"timed part), the median of {days} days after the first. Beside "
-             "it, the full recomputation of the two history tables that `analytics_refresh` ran after every "
-             "publish before issue 17 (`REFRESH MATERIALIZED VIEW` of the same queries); what the DAG still does, "
+             "it, the full recomputation of the two history tables from all history (what a `REFRESH MATERIALIZED "
+             "VIEW` of the same queries after every publish would cost); what `analytics_refresh` does, "
              "Superset's cache refresh, is timed at 30 days and 3 years by `bench/dashboards_render.py`.", "",
              "| history | snapshot rows | one new day (4 loads) | days measured, s | full recomputation "
              "(what each publish used to add) |", "|---|---|---|---|---|"]

@@ -1,8 +1,8 @@
 """Benchmark: every dashboard fully rendered in Chromium, warm and cold, at 30 days and 3 years of history
-(issue 17: readers must not slow with history).
+(readers must not slow with history).
 
-    python bench/dashboards_render.py            # 30 and 1,095 days; writes docs/benchmarks.md
-    python bench/dashboards_render.py --smoke    # 5 and 10 days, small lists, 1 repeat; no report
+    python -m bench.dashboards_render            # 30 and 1,095 days; writes docs/benchmarks.md
+    python -m bench.dashboards_render --smoke    # 5 and 10 days, small lists, 1 repeat; no report
 
 For each size: a scratch warehouse with synthetic history (as bench/analytics_queries.py builds it; ~1,000
 titles per type per day), one real Superset as `make run` serves it (bench/superset_cache.py's
@@ -26,15 +26,12 @@ import time
 import uuid
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # superset_browser: the tests' driver
-from analytics_queries import build  # noqa: E402
-from report import machine_line, write_section  # noqa: E402
-from scratch import database  # noqa: E402
-from superset_cache import start_setup, stop_setup  # noqa: E402
-from superset_browser import _CHART_STATES, _fit_viewport_to_page, launch, login  # noqa: E402
+from bench.analytics_queries import build
+from bench.report import machine_line, write_section
+from bench.superset_cache import start_setup, stop_setup
+from testkit.browser import CHART_STATES, fit_viewport_to_page, launch, login
+from testkit.warehouse import scratch_database
 
 GOAL = 1.2
 SETUP = "stdout/sqlite"
@@ -46,10 +43,10 @@ def time_render(page, url: str, slug: str, timeout_s: float = 120) -> tuple[floa
     t0 = time.perf_counter()
     page.goto(f"{url}/superset/dashboard/{slug}/", timeout=timeout_s * 1000)
     page.wait_for_selector('[data-test="chart-grid-component"]', timeout=timeout_s * 1000)
-    _fit_viewport_to_page(page, {"width": 1600, "height": 1000})  # every chart on screen, so every one loads
+    fit_viewport_to_page(page, {"width": 1600, "height": 1000})  # every chart on screen, so every one loads
     deadline = t0 + timeout_s
     while time.perf_counter() < deadline:
-        states = page.evaluate(_CHART_STATES)
+        states = page.evaluate(CHART_STATES)
         if states and all(s["state"] in ("rendered", "empty") for s in states):
             return time.perf_counter() - t0, len(states)
         failed = [s for s in states if s["state"] == "error"]
@@ -65,7 +62,7 @@ def size_setup(days: int, list_size: int, stack: ExitStack) -> dict:
     from anime_dashboard.warehouse.roles import drop_analyst_role, ensure_analyst_role
 
     token = uuid.uuid4().hex[:8]
-    name, conn = stack.enter_context(database())
+    name, conn = stack.enter_context(scratch_database("ad_bench"))
     warehouse = {"db": name, "role": f"ad_bench_render_{token}", "password": secrets.token_urlsafe(18)}
     end = datetime.now(timezone.utc).date() - timedelta(days=1)
     print(f"[{days} days] generating history, {list_size} titles x 4 types a day ...", flush=True)
@@ -129,8 +126,8 @@ def run_sizes(sizes: list[int], list_size: int, repeats: int) -> list[dict]:
 
 def report(sizes: list[dict], repeats: int, list_size: int) -> str:
     small, large = sizes[0], sizes[-1]
-    lines = ["## Dashboards rendered in Chromium against the history behind them (issue 17)", "", machine_line(), "",
-             f"`python bench/dashboards_render.py`: synthetic history of {list_size:,} titles per type per day; one "
+    lines = ["## Dashboards rendered in Chromium against the history behind them", "", machine_line(), "",
+             f"`python -m bench.dashboards_render`: synthetic history of {list_size:,} titles per type per day; one "
              f"Superset per size as `make run` serves it (`{SETUP}`), all sizes up side by side and measured in turn "
              "each repeat; Debian's Chromium (Playwright), logged in. Per dashboard: cold (the datasets' chart caches invalidated, every query on Postgres) then warm (every "
              "chart from Redis), from navigation until every chart painted; medians of "

@@ -1,31 +1,15 @@
-"""Benchmark: the four DAGs' extract tasks against the Jikan replay enforcing Jikan's rate limit.
+"""Benchmark: the four DAGs' extract tasks against the Jikan replay enforcing Jikan's rate limit (3/s, 60/min).
 
-    python bench/extraction.py                    # limits x10 (30/s, 600/min) for 5 minutes; writes docs/benchmarks.md
-    python bench/extraction.py --scale 20 --minutes 3
-    python bench/extraction.py --smoke            # x20, one pass of the four types; prints the table only
+    python -m bench.extraction                    # limits x10 (30/s, 600/min) for 5 minutes; writes docs/benchmarks.md
+    python -m bench.extraction --scale 20 --minutes 3
+    python -m bench.extraction --smoke            # x20, one pass of the four types; prints the table only
 
-Jikan allows 3 requests/s and 60 requests/min. The replay (anime_dashboard.jikan.replay) enforces both
-windows, multiplied by ``--scale`` so that a run takes minutes rather than hours, and the client runs the
-production settings (``jikan_settings()`` with no ANIME_DASHBOARD_JIKAN_* overrides: its rate limiter at most
-2 request starts in any 1 s and 58 in any 60 s, shared through Redis; no extra min_interval; back-off 2 s
-doubling up to 60 s; timeout 30 s) on a clock ``--scale`` times faster: every duration, the limiter's window
-lengths included, divided by the scale (x10: 2 per 0.1 s, 58 per 6 s), the counts unchanged. The limiter
-uses the real Redis (ANIME_DASHBOARD_REDIS_URL) under a key of its own, deleted at the end; the run stops
-at once if Redis is not reachable, and counts the tasks that fell back to in-process pacing.
-``--per-second``, ``--per-minute`` and ``--min-interval`` try other production values. Every figure is
-scaled back to real time (requests per minute / scale) before it is compared with Jikan's 60/min and 3/s.
-
-One pass runs the four snapshot types' extracts one after another, as the one-slot pool ``jikan_api``
-does, through the real code path: ``pipeline.extract`` with a new ``JikanClient`` per task, landing pages
-in ``raw`` of a scratch warehouse database (migrations applied, dropped at the end). Passes repeat until
-``--minutes`` have passed (at least one full 60 s window of the replay's per-minute limit, several by
-default).
-
-Measured: achieved requests per minute / the limit (goal >= 0.95), requests per second / 3, pages expected
-(page caps and the corpus's has_next_page) vs pages stored in raw.jikan_pages (pages lost: goal 0), 429s
-(from the replay's log and from raw.extract_batches.rate_limited), and the replay's max requests in flight
-(goal 1). Per pass: median and min-max; whole run: the totals and full 60 s windows. Not a test: the
-figures depend on the machine, so they are written down, not asserted.
+The replay's windows are multiplied by ``--scale`` and the client runs its production settings (no
+ANIME_DASHBOARD_JIKAN_* overrides) on a clock ``--scale`` times faster; its limiter uses the real Redis under a
+key of its own. One pass runs the four extracts one after another through ``pipeline.extract`` into a scratch
+warehouse; passes repeat for ``--minutes``. Measured, scaled back to real time: requests per minute against the
+limit (goal >= 0.95), pages expected against stored (goal: none lost), 429s, requests in flight (goal 1).
+docs/benchmarks.md explains the figures.
 """
 from __future__ import annotations
 
@@ -40,15 +24,9 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
-import psycopg2
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "include")]
-
-from report import machine_line, write_section  # noqa: E402
-from scratch import admin, server_params  # noqa: E402
+from bench.report import machine_line, write_section
+from testkit.warehouse import scratch_database
 
 JIKAN_PER_SECOND = 3
 JIKAN_PER_MINUTE = 60
@@ -64,21 +42,9 @@ SECTION = "extraction"
 
 @contextmanager
 def scratch_warehouse(keep: bool = False):
-    """A new database on the warehouse's server with every migration applied; dropped afterwards."""
-    from anime_dashboard.warehouse.migrations import apply_migrations
-
-    name = f"ad_bench_extract_{uuid.uuid4().hex[:8]}"
-    admin(f'CREATE DATABASE "{name}"')
-    conn = None
-    try:
-        conn = psycopg2.connect(dbname=name, **server_params())
-        apply_migrations(conn)
+    """A new database on the warehouse's server with the warehouse's schema; dropped afterwards."""
+    with scratch_database("ad_bench_extract", keep=keep, migrated=True) as (_, conn):
         yield conn
-    finally:
-        if conn is not None:
-            conn.close()
-        if not keep:
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -424,92 +390,55 @@ def limiter_words(st) -> str:
     return ", ".join(p for p in parts if p) or "no pacing"
 
 
-def analysis(m: dict) -> str:
-    s, st = m["scale"], m["settings"]
-    ratio = m["ratio_min"]
-    out = []
-    if ratio >= RATIO_GOAL:
-        out.append(f"**Rate: goal met** — {ratio:.3f} of Jikan's 60/min (goal ≥ {RATIO_GOAL}), "
-                   f"{ratio * 60:.1f} requests/min.")
-    else:
-        out.append(f"**Rate: goal missed by {RATIO_GOAL - ratio:.3f}** — {ratio:.3f} of Jikan's 60/min "
-                   f"({ratio * 60:.1f} requests/min against a goal of {RATIO_GOAL * 60:.0f}).")
-    im = med(m["intra"]) * s if m["intra"] else float("nan")
-    bm = med(m["boundary"]) * s if m["boundary"] else float("nan")
-    w = [x / s for x in m["windows"]]
-    cap_share = ratio / m["cap"] if m["cap"] else float("nan")
-    window_txt = (f"every full 60 s window of the run held {min(w):.1f}–{max(w):.1f} requests (÷ scale), and the "
-                  f"whole run achieved {cap_share:.3f} of that cap (its first window starts empty, and the last "
-                  "pass stops wherever the clock runs out)" if w else
-                  "this run was shorter than one 60 s window, so its rate is a burst under the short window, not "
-                  "a sustained rate")
-    out.append(
-        f"How: the client waits on a sliding-window limiter over both of Jikan's windows ({st.per_second or '–'} "
-        f"starts in any 1 s, {st.per_minute or '–'} in any 60 s, real time), its request starts kept in one Redis "
-        "sorted set and admitted by an atomic Lua script, so every task process — here every new `JikanClient` — "
-        "sees the starts of the one before. Nothing waits a fixed interval any more: time lost at a task "
-        f"boundary (median gap {bm:.3f} s real-time, against {im:.3f} s inside a task) is won back at up to "
-        f"{st.per_second or 0}/s as long as the 60 s window has room, so the rate sits at the long window's cap, "
-        f"{m['cap']:.3f} of the limit ({st.per_minute}/60), instead of 60/min minus overheads: {window_txt}.")
-    per_pass = [r["ratio_min"] for r in m["runs"]]
-    if m["intra"] and per_pass and max(per_pass) > 1:
-        out.append(
-            f"Shape: a sliding window lets the limiter front-load each minute — at {st.per_second}/s the "
-            f"{st.per_minute} starts of a window go out in about {st.per_minute / st.per_second:.0f} s, then it "
-            "waits for the oldest to leave — so single passes swing between bursts under the short window "
-            f"(up to {max(per_pass):.2f} of 60/min) and passes that wait for the long one (down to "
-            f"{min(per_pass):.2f}); gaps between starts range {min(m['intra'] + m['boundary']) * s:.3f}–"
-            f"{max(m['intra'] + m['boundary']) * s:.1f} s (real time). Only the whole run and the full 60 s "
-            "windows are sustained rates.")
-    out.append(
-        f"Time: {m['waited']:.1f} s of {m['seconds']:.1f} s at scale were spent waiting in the limiter; the other "
-        f"{m['overhead']:.1f} s ({m['overhead_per_task'] * 1000:.0f} ms a task) were requests, landing in Postgres "
-        "and creating the client and hook. That time does not shrink with the scale, so the "
-        f"×{s:g} run overstates it about {s:g}-fold. At real speed a pass's {m['n_pass']:.0f} requests need at "
-        f"least {m['min_pass']:.1f} s under the short window, plus the same absolute non-waiting time: "
-        f"**≈ {m['projected_1x']:.3f}** of the limit for back-to-back extracts (the long window's cap; the "
-        f"pipeline alone could ask for {m['demand_1x']:.2f}). Airflow's own task start-up is not in this run: "
-        f"the long window stays full at real speed as long as a task boundary costs under about "
-        f"**{m['boundary_budget']:.1f} s** ({m['n_pass']:.0f} requests × 60/{st.per_minute} s − "
-        f"{m['min_pass']:.1f} s, over {m['tasks_pass']:.0f} boundaries a pass); beyond that the hand-over through "
-        "the pool, not the limiter, sets the rate.")
-    out.append(
-        f"Margin: {st.per_minute}/60 and {st.per_second}/3 leave room for arrival jitter at Jikan's end (a request "
-        "admitted on Redis's clock reaches Jikan a little later, by a varying amount). Here: "
-        f"{m['r429_all']} 429s in the replay log, {m['r429_db']} counted by the client, "
-        f"most starts in any {m['minute_real']:g} s of the client's scaled clock as the replay saw them "
-        f"{m['max_client_minute']} ({st.per_minute} admitted by the limiter, 60 allowed), in any "
-        f"{m['second_real']:g} s {m['max_client_second']} ({st.per_second} admitted, 3 allowed: at ×{s:g} a few ms "
-        "of arrival jitter is a large share of a "
-        f"{m['second_real'] / s * 1000:g} ms window, which is what the margin is for). The replay's own windows are "
-        f"Jikan's counts ×{s:g} over real 1 s and 60 s, looser than the client's scaled ones, so it saw at most "
-        f"{m['max_60s'] / s:.1f} (÷ scale) in a 60 s window and {m['max_1s'] / s:.2f} in 1 s."
-        + (f" **{m['fallbacks']} extract task(s) fell back to in-process pacing** (Redis unusable): see stderr."
-           if m["fallbacks"] else " No task fell back to in-process pacing."))
+def findings(m: dict) -> str:
+    """The run's verdicts and derived figures, one line each (docs/benchmarks.md explains them under the section)."""
     from anime_dashboard.jikan.rate_limit import fallback_interval
 
+    s, st = m["scale"], m["settings"]
+    ratio = m["ratio_min"]
+    w = [x / s for x in m["windows"]]
+    per_pass = [r["ratio_min"] for r in m["runs"]]
     spacing = fallback_interval([(m["second_real"], st.per_second), (m["minute_real"], st.per_minute)]
                                 if st.per_second and st.per_minute else st.windows)
-    out.append(
-        "If Redis is unreachable the extract does not fail: the client logs a WARNING (`JIKAN RATE LIMITER "
-        f"DEGRADED`) and paces its own starts {spacing:.3f} s apart (real time), the first one too — the "
-        "fixed-interval behaviour the client had before the limiter, slightly slower, with the time lost at "
-        "task boundaries lost again. Not measured here (the run stops if Redis is down).")
-    if m["lost"]:
-        out.append(f"**Pages lost: {m['lost']}** of {m['expected']} ({m['failed']} failed extracts) — "
-                   "see the stderr of the run for the errors.")
-    else:
-        out.append(f"**Pages lost: 0** of {m['expected']} — every page the caps and has_next_page call for "
-                   "is in raw.jikan_pages.")
-    out.append(f"**Max requests in flight: {m['max_in_flight']}**" + (
-        " — the one-slot sequence never overlaps requests." if m["max_in_flight"] <= 1 else
-        f" — goal of 1 missed by {m['max_in_flight'] - 1}."))
-    return "\n\n".join(out)
+    out = [
+        (f"**Rate: goal met** — {ratio:.3f} of Jikan's 60/min (goal ≥ {RATIO_GOAL}), {ratio * 60:.1f} requests/min."
+         if ratio >= RATIO_GOAL else
+         f"**Rate: goal missed by {RATIO_GOAL - ratio:.3f}** — {ratio:.3f} of Jikan's 60/min ({ratio * 60:.1f} "
+         f"requests/min against a goal of {RATIO_GOAL * 60:.0f})."),
+        f"Long window's cap {m['cap']:.3f} of the limit ({st.per_minute}/60); "
+        + (f"full 60 s windows held {min(w):.1f}–{max(w):.1f} requests (÷ scale), the whole run "
+           f"{ratio / m['cap']:.3f} of the cap." if w and m["cap"] else
+           "the run was shorter than one 60 s window (a burst under the short window, not a sustained rate)."),
+        "Median gap between starts: "
+        + (f"{med(m['boundary']) * s:.3f} s at a task boundary, " if m["boundary"] else "")
+        + (f"{med(m['intra']) * s:.3f} s inside a task (real time)." if m["intra"] else "none inside a task."),
+    ]
+    if m["intra"] and per_pass:
+        out.append(f"Single passes: {min(per_pass):.2f}–{max(per_pass):.2f} of 60/min; gaps between starts "
+                   f"{min(m['intra'] + m['boundary']) * s:.3f}–{max(m['intra'] + m['boundary']) * s:.1f} s (real time).")
+    out += [
+        f"Time: {m['waited']:.1f} s of {m['seconds']:.1f} s at scale waiting in the limiter, {m['overhead']:.1f} s "
+        f"({m['overhead_per_task'] * 1000:.0f} ms a task) the rest; projected at real speed **≈ "
+        f"{m['projected_1x']:.3f}** of the limit (the pipeline alone could ask for {m['demand_1x']:.2f}); a task "
+        f"boundary may cost up to **{m['boundary_budget']:.1f} s** before the hand-over sets the rate.",
+        f"429s: {m['r429_all']} in the replay log, {m['r429_db']} counted by the client. Most starts in any "
+        f"{m['minute_real']:g} s of the client's clock {m['max_client_minute']} (limiter {st.per_minute}, Jikan 60), "
+        f"in any {m['second_real']:g} s {m['max_client_second']} (limiter {st.per_second}, Jikan 3); the replay saw "
+        f"at most {m['max_60s'] / s:.1f} in 60 s and {m['max_1s'] / s:.2f} in 1 s (÷ scale).",
+        (f"**{m['fallbacks']} extract task(s) fell back to in-process pacing** (Redis unusable): see stderr."
+         if m["fallbacks"] else "No task fell back to in-process pacing")
+        + f" (that pacing: {spacing:.3f} s between starts, real time; not measured here).",
+        (f"**Pages lost: {m['lost']}** of {m['expected']} ({m['failed']} failed extracts): see stderr."
+         if m["lost"] else f"**Pages lost: 0** of {m['expected']}."),
+        f"**Max requests in flight: {m['max_in_flight']}**"
+        + (" (goal 1)." if m["max_in_flight"] <= 1 else f" — goal of 1 missed by {m['max_in_flight'] - 1}."),
+    ]
+    return "\n".join(f"- {line}" for line in out)
 
 
 def section(m: dict, argv: list[str]) -> str:
     s, st = m["scale"], m["settings"]
-    cmd = "python bench/extraction.py" + ("" if not argv else " " + " ".join(argv))
+    cmd = "python -m bench.extraction" + ("" if not argv else " " + " ".join(argv))
     return "\n".join([
         "## Extraction against Jikan's rate limit", "", machine_line(), "",
         f"`{cmd}`: the replay enforces Jikan's limits ×{s:g} ({m['limit_s']:g}/s and {m['limit_min']:g}/min); "
@@ -520,7 +449,7 @@ def section(m: dict, argv: list[str]) -> str:
         f"`JikanClient` per task, pages landed in a scratch warehouse; {m['n_runs']} "
         f"pass{'es' if m['n_runs'] != 1 else ''} in {m['seconds']:.0f} s (replay latency {m['latency']:g} s a response "
         f"at scale). Rates are scaled back to real time (÷ {s:g}) and compared with 60/min and 3/s.",
-        "", table(m), "", analysis(m)])
+        "", table(m), "", findings(m)])
 
 
 def main(argv: list[str] | None = None) -> int:

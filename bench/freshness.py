@@ -1,7 +1,7 @@
-"""Benchmark: freshness, from the snapshot DAGs' trigger to every chart serving the new day from Redis (issue 17).
+"""Benchmark: freshness, from the snapshot DAGs' trigger to every chart serving the new day from Redis.
 
-    python bench/freshness.py             # writes docs/benchmarks.md
-    python bench/freshness.py --smoke     # the same, no report (3 days of history instead of 30)
+    python -m bench.freshness             # writes docs/benchmarks.md
+    python -m bench.freshness --smoke     # the same, no report (3 days of history instead of 30)
 
 The production path as `make run` runs it (scripts/run.sh, JIKAN_OFFLINE=1: the replay at Jikan's real
 limits; Airflow standalone, so the real scheduler and the LocalExecutor; a real Superset), on a private
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import psycopg2
 
-from report import machine_line, write_section  # bench/ is on sys.path (run as a script)
-from scratch import admin, server_params
-from superset_cache import free_port
+from bench.report import machine_line, write_section
+from testkit.ports import free_port
+from testkit.warehouse import admin, server_params
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 1.5
@@ -180,8 +180,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 def report(r: dict, seed_days: int) -> str:
     ratio = r["fresh_s"] / r["floor_s"]
-    lines = ["## Freshness: trigger to every chart fresh from Redis (issue 17)", "", machine_line(), "",
-             "`python bench/freshness.py`: `make run` (scripts/run.sh, JIKAN_OFFLINE=1: the replay at Jikan's "
+    lines = ["## Freshness: trigger to every chart fresh from Redis", "", machine_line(), "",
+             "`python -m bench.freshness`: `make run` (scripts/run.sh, JIKAN_OFFLINE=1: the replay at Jikan's "
              f"real limits, Airflow standalone with its scheduler and LocalExecutor, a real Superset, {seed_days} "
              "days of synthetic history) unpauses the four snapshot DAGs at once; from the first run's "
              "`queued_at` to the end of the `analytics_refresh` run the last publish queued (Airflow's "

@@ -1,7 +1,7 @@
 """Benchmark: DAG folder parse time, and the peak memory of extract and validate for 1,000 titles.
 
-    python bench/parse_and_memory.py                  # 5 repeats, 1,000 and 2,000 titles, writes docs/benchmarks.md
-    python bench/parse_and_memory.py --smoke          # 1 repeat, 100 titles, no warm-up run, no -X importtime:
+    python -m bench.parse_and_memory                  # 5 repeats, 1,000 and 2,000 titles, writes docs/benchmarks.md
+    python -m bench.parse_and_memory --smoke          # 1 repeat, 100 titles, no warm-up run, no -X importtime:
                                                       # checks the script works, prints, writes no report
 
 Parse. Every measurement is a fresh interpreter (nothing in ``sys.modules`` yet; the ``.pyc`` files on disk
@@ -44,7 +44,8 @@ import time
 import uuid
 from pathlib import Path
 
-from scratch import admin, server_params  # bench/ is on sys.path: this file runs as a script
+from bench.report import REPORT, machine_line, write_section
+from testkit.warehouse import admin, server_params
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
@@ -56,7 +57,7 @@ ID_SHIFT = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------------
-# children (run in fresh interpreters: ``python bench/parse_and_memory.py --child '<json spec>'``)
+# children (run in fresh interpreters: ``python -m bench.parse_and_memory --child '<json spec>'``)
 # --------------------------------------------------------------------------------------------------
 
 def _emit(payload: dict) -> None:
@@ -175,8 +176,8 @@ def child_env(home: Path) -> dict:
 
 
 def run_child(spec: dict, env: dict, python_flags: tuple[str, ...] = ()) -> tuple[dict, str]:
-    out = subprocess.run([sys.executable, *python_flags, str(Path(__file__).resolve()), "--child",
-                          json.dumps(spec)], env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, *python_flags, "-m", "bench.parse_and_memory", "--child", json.dumps(spec)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     lines = [line for line in out.stdout.splitlines() if line.startswith(RESULT)]
     if out.returncode != 0 or not lines:
         raise SystemExit(f"child {spec} failed (exit {out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
@@ -386,11 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     print(body)
     print(f"({time.perf_counter() - started:.0f} s)")
     if not args.smoke:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from report import REPORT, machine_line, write_section
-
         write_section(SECTION, f"## DAG parse time and task memory\n\n{machine_line()} · "
-                               f"`python bench/parse_and_memory.py --repeats {repeats} --titles {args.titles}`\n\n{body}")
+                               f"`python -m bench.parse_and_memory --repeats {repeats} --titles {args.titles}`\n\n{body}")
         print(f"wrote {REPORT}")
     if parse["own"]["median"] >= GOAL_S:
         print(f"parse goal missed: the folder's own cost is {parse['own']['median']:.3f} s", file=sys.stderr)

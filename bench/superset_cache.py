@@ -1,27 +1,15 @@
 """Benchmark: Superset chart data from the Redis cache against the same request computed fresh.
 
-    python bench/superset_cache.py                # 1 and 3 years of history, writes docs/benchmarks.md
-    python bench/superset_cache.py --smoke        # 14 days, small lists, 2 setups: checks the script works
+    python -m bench.superset_cache                # 1 and 3 years of history, writes docs/benchmarks.md
+    python -m bench.superset_cache --smoke        # 14 days, small lists, 2 setups: checks the script works
 
-For each size: a scratch warehouse with synthetic history (as bench/analytics_queries.py builds it), a
-throwaway analyst role, and several real Superset setups side by side (gunicorn from .venv-superset, each
-with its own home, metadata DB and Redis key prefix), bootstrapped and given the dashboards by the same
-functions `make run` uses. A setup is ``<event log>/<metadata DB>[/<gunicorn>]``:
-
-- event log: ``stdout`` or ``db`` (ANIME_DASHBOARD_SUPERSET_EVENT_LOG, superset/superset_config.py);
-- metadata DB: ``sqlite`` (a file in the setup's home, as `make run`) or ``postgres`` (a scratch database on
-  the warehouse's server, created and dropped here, through ANIME_DASHBOARD_SUPERSET_DATABASE_URI);
-- gunicorn: ``gthread2x8`` (the project's serve_command: 2 gthread workers x 8 threads) or ``syncN``
-  (N sync workers).
-
-The first setup is the one the per-chart tables show (the configuration `make run` uses). For every chart,
-with the setups interleaved in random order so that a busy moment hits them all alike:
-GET /api/v1/chart/{id}/data/ (the chart's saved query_context) and POST /api/v1/chart/data with that
-query_context (what a dashboard sends), each with force (computed: Postgres + Superset, result written to
-Redis) and without (from Redis), --repeats times. Per setup also: GET /health and GET /api/v1/me/ (what any
-request costs), and a dashboard load (every chart of a dashboard POSTed with 6 requests in flight, as a
-browser does). If py-spy is installed (`pip install py-spy`; not a requirement) the first setup's cached
-POST is profiled at the first size, to say where a cache hit's time goes. Goal: cached >= 20x faster.
+For each size: a scratch warehouse with synthetic history (bench/analytics_queries.py's), a throwaway analyst
+role, and several real Superset setups side by side (testkit.superset), each ``<event log>/<metadata DB>
+[/<gunicorn>]``: event log ``stdout`` or ``db``; metadata ``sqlite`` or ``postgres``; gunicorn ``gthread2x8``
+(the project's serve_command) or ``syncN``. The first setup is the one tabled per chart. Every chart's GET and
+POST data request, forced (computed) and cached, --repeats times with the setups interleaved in random order;
+per setup also /health, /api/v1/me/ and a dashboard load (6 requests in flight). With py-spy installed, the
+first setup's cached POST is profiled. Goal: cached >= 20x faster.
 """
 from __future__ import annotations
 
@@ -33,7 +21,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,29 +33,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg2
-import redis
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analytics_queries import build  # noqa: E402
-from report import machine_line, write_section  # noqa: E402
-from scratch import admin, server_params  # noqa: E402
+from bench.analytics_queries import build
+from bench.report import machine_line, write_section
+from testkit.superset import SETTINGS, environ, start, stop, throwaway_env
+from testkit.warehouse import admin, create_database, drop_database, pg_uri, server_params
 
 GOAL = 20.0
 DEFAULT_SETUPS = "stdout/sqlite,db/sqlite,stdout/postgres,db/postgres,stdout/sqlite/sync4"
 SMOKE_SETUPS = "stdout/sqlite,db/postgres"
 IN_FLIGHT = 6  # a browser's connections per host: how many chart requests a dashboard has in flight
-SUPERSET_ENV = ("SUPERSET_SECRET_KEY", "ANIME_DASHBOARD_SUPERSET_HOME", "ANIME_DASHBOARD_SUPERSET_PORT",
-                "ANIME_DASHBOARD_SUPERSET_HOST", "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD",
-                "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD", "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD",
-                "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX", "ANIME_DASHBOARD_SUPERSET_EVENT_LOG",
-                "ANIME_DASHBOARD_SUPERSET_DATABASE_URI", "ANIME_DASHBOARD_SUPERSET_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ms(fn) -> tuple[float, object]:
@@ -124,90 +99,66 @@ def start_setup(spec: str, warehouse: dict) -> Setup:
     """Bootstrap and serve one Superset setup (os.environ is set for it while it starts, then restored)."""
     from anime_dashboard.dashboards import server
     from anime_dashboard.dashboards.assets import Warehouse, build_bundle
-    from anime_dashboard.dashboards.client import SupersetClient
 
     event_log, metadata, gunicorn = parse_setup(spec)
     token = uuid.uuid4().hex[:8]
     setup = Setup(spec, Path(tempfile.mkdtemp(prefix=f"ad_bench_superset_{token}_")), f"ad_bench_{token}")
-    saved = {k: os.environ.get(k) for k in SUPERSET_ENV}
+    env = (dict.fromkeys(SETTINGS) | throwaway_env(setup.home, setup.prefix)
+           | {"ANIME_DASHBOARD_SUPERSET_EVENT_LOG": event_log})
     try:
-        for k in SUPERSET_ENV:
-            os.environ.pop(k, None)
-        os.environ.update({
-            "SUPERSET_SECRET_KEY": secrets.token_urlsafe(42), "ANIME_DASHBOARD_SUPERSET_HOME": str(setup.home),
-            "ANIME_DASHBOARD_SUPERSET_PORT": str(free_port()), "ANIME_DASHBOARD_SUPERSET_HOST": "127.0.0.1",
-            "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD": secrets.token_urlsafe(18),
-            "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD": secrets.token_urlsafe(18),
-            "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD": secrets.token_urlsafe(18),
-            "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": setup.prefix, "ANIME_DASHBOARD_SUPERSET_EVENT_LOG": event_log,
-        })
-        sp = server_params()
-        if metadata == "postgres":
-            setup.meta_db = f"ad_bench_meta_{token}"
-            admin(f'CREATE DATABASE "{setup.meta_db}"')
-            auth = sp["user"] + (f":{sp['password']}" if sp.get("password") else "")
-            os.environ["ANIME_DASHBOARD_SUPERSET_DATABASE_URI"] = (
-                f"postgresql://{auth}@{sp['host']}:{sp['port']}/{setup.meta_db}")
-        s = server.settings()
-        server.bootstrap(s)
-        command = server.serve_command(s, workers=2, threads=8)
-        if gunicorn.startswith("sync"):
-            i = command.index("--threads")
-            del command[i:i + 2]
-            command[command.index("--worker-class") + 1] = "sync"
-            command[command.index("--workers") + 1] = gunicorn[4:]
-        else:
-            workers, threads = gunicorn[7:].split("x")
-            command[command.index("--workers") + 1] = workers
-            command[command.index("--threads") + 1] = threads
-        with open(setup.home / "gunicorn.log", "w") as log:
-            setup.proc = subprocess.Popen(command, env=server.superset_env(s), stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True)
-        setup.url, setup.credentials = s.url, (s.admin_user, s.admin_password)
-        setup.analyst = (s.analyst_user, s.analyst_password)
-        setup.client = SupersetClient(s.url, s.admin_user, s.admin_password)
-        setup.client.wait_healthy(180)
-        bundle, passwords = build_bundle(Warehouse(sp["host"], sp["port"], warehouse["db"], warehouse["role"],
-                                                   warehouse["password"]))
-        setup.client.import_assets(bundle, passwords)
-        charts = sorted(setup.client.list_all("chart", ["id", "slice_name"]), key=lambda c: c["slice_name"])
-        for chart in charts:
-            saved_qc = setup.client.request("GET", f"/api/v1/chart/{chart['id']}").json()["result"]["query_context"]
-            chart["query_context"] = json.loads(saved_qc)
-        setup.charts = charts
-        by_id = {c["id"]: c for c in charts}
-        for dash in setup.client.list_all("dashboard", ["id"]):
-            result = setup.client.request("GET", f"/api/v1/dashboard/{dash['id']}/charts").json()["result"]
-            setup.dashboards.append([c["id"] for c in result if c["id"] in by_id])
+        with environ(env):
+            sp = server_params()
+            if metadata == "postgres":
+                setup.meta_db = create_database(f"ad_bench_meta_{token}")
+                os.environ["ANIME_DASHBOARD_SUPERSET_DATABASE_URI"] = pg_uri(setup.meta_db, sp)
+            s = server.settings()
+            setup.proc, setup.client = start(s, setup.home / "gunicorn.log", gunicorn_command(s, gunicorn))
+            setup.url, setup.credentials = s.url, (s.admin_user, s.admin_password)
+            setup.analyst = (s.analyst_user, s.analyst_password)
+            bundle, passwords = build_bundle(Warehouse(sp["host"], sp["port"], warehouse["db"], warehouse["role"],
+                                                       warehouse["password"]))
+            setup.client.import_assets(bundle, passwords)
+            load_charts(setup)
         return setup
     except BaseException:
         stop_setup(setup)
         raise
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+
+
+def gunicorn_command(settings, gunicorn: str) -> list[str]:
+    """The project's serve_command with the workers of ``gunicorn`` (``gthread<W>x<T>`` or ``sync<W>``)."""
+    from anime_dashboard.dashboards import server
+
+    command = server.serve_command(settings, workers=2, threads=8)
+    if gunicorn.startswith("sync"):
+        i = command.index("--threads")
+        del command[i:i + 2]
+        command[command.index("--worker-class") + 1] = "sync"
+        command[command.index("--workers") + 1] = gunicorn[4:]
+    else:
+        workers, threads = gunicorn[7:].split("x")
+        command[command.index("--workers") + 1] = workers
+        command[command.index("--threads") + 1] = threads
+    return command
+
+
+def load_charts(setup: Setup) -> None:
+    """The setup's charts (each with its saved query context) and the chart ids of each dashboard."""
+    charts = sorted(setup.client.list_all("chart", ["id", "slice_name"]), key=lambda c: c["slice_name"])
+    for chart in charts:
+        saved_qc = setup.client.request("GET", f"/api/v1/chart/{chart['id']}").json()["result"]["query_context"]
+        chart["query_context"] = json.loads(saved_qc)
+    setup.charts = charts
+    by_id = {c["id"]: c for c in charts}
+    for dash in setup.client.list_all("dashboard", ["id"]):
+        result = setup.client.request("GET", f"/api/v1/dashboard/{dash['id']}/charts").json()["result"]
+        setup.dashboards.append([c["id"] for c in result if c["id"] in by_id])
 
 
 def stop_setup(setup: Setup) -> None:
-    if setup.proc is not None:
-        try:
-            os.killpg(setup.proc.pid, 15)
-            setup.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(setup.proc.pid, 9)
-        except ProcessLookupError:
-            pass
-    r = redis.Redis.from_url(os.environ.get("ANIME_DASHBOARD_SUPERSET_REDIS_URL")
-                             or os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    keys = list(r.scan_iter(f"{setup.prefix}_*"))
-    if keys:
-        r.delete(*keys)
+    stop(setup.proc, setup.prefix, setup.home)
     if setup.meta_db:
-        admin(f'DROP DATABASE IF EXISTS "{setup.meta_db}" WITH (FORCE)')
-    shutil.rmtree(setup.home, ignore_errors=True)
+        drop_database(setup.meta_db)
 
 
 def time_charts(setups: list[Setup], repeats: int) -> dict[str, dict[str, dict]]:
@@ -405,14 +356,13 @@ def report(sizes: list[dict], repeats: int) -> str:
     first = specs[0]
     lines = [
         "## Superset chart data: Redis cache against computed", "", machine_line(), "",
-        f"`python bench/superset_cache.py` — every dashboard chart timed end to end from a client on the same "
+        f"`python -m bench.superset_cache` — every dashboard chart timed end to end from a client on the same "
         f"machine, computed (`force`: Postgres query + Superset processing, result written to Redis) and served "
         f"from Redis, through `GET /api/v1/chart/{{id}}/data/` (the chart's saved query_context) and through "
         f"`POST /api/v1/chart/data` with that query_context (what a dashboard sends), {repeats} times each; "
         f"medians (min-max). {len(specs)} Superset setups ran side by side on each warehouse, requests "
         f"interleaved in random order; the per-chart table is the first, the configuration `make run` uses "
-        f"({describe(first)}); `db/sqlite` is Superset's own default event logging, what this section measured "
-        f"before issue 7. Goal: cached >= {GOAL:.0f}x faster.", ""]
+        f"({describe(first)}); `db/sqlite` is Superset's own default event logging. Goal: cached >= {GOAL:.0f}x faster.", ""]
     for size in sizes:
         res = size["charts"][first]
         lines += [f"### {size['label']} ({size['rows']:,} snapshot rows)", "",

@@ -1,7 +1,7 @@
 """Benchmark: the test suite's wall time (`make test`, scripts/test.sh) at an old commit against a new one.
 
-    python bench/test_suite.py                          # 649c39c (before the speed-up work) against HEAD
-    python bench/test_suite.py --baseline REV --head REV [--keep] [-- extra pytest args]
+    python -m bench.test_suite                          # 649c39c (before the speed-up work) against HEAD
+    python -m bench.test_suite --baseline REV --head REV [--keep] [-- extra pytest args]
 
 Each side, baseline first, then head, back to back: a `git clone` of this repository in a temp dir, checked
 out at the side's commit (committed code only: uncommitted changes here are not measured), with this
@@ -33,8 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine_line, write_section  # noqa: E402
+from bench.report import machine_line, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BASELINE = "649c39c"  # the commit before the test-suite speed-up work
@@ -160,7 +159,7 @@ def slowest_table(side: Side) -> list[str]:
 
 
 def report(base: Side, head: Side, command: str) -> str:
-    lines = ["## Test suite wall time (issue 16)", "", machine_line(), "",
+    lines = ["## Test suite wall time", "", machine_line(), "",
              f"`{command}` (`make bench-tests` runs it with the defaults): `make test` (scripts/test.sh) in a "
              f"fresh clone at each commit, baseline then head back to back, the same virtualenvs. Wall time as "
              f"scripts/test.sh prints it (pytest only); per-test seconds from pytest's junit reports (setup + "
@@ -201,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [name for name in LINKED[:2] if not (REPO / name).is_dir()]
     if missing:
         raise SystemExit(f"{', '.join(missing)} missing in {REPO}: run make install first")
-    command = " ".join(["python bench/test_suite.py", "--baseline", args.baseline, "--head", args.head]
+    command = " ".join(["python -m bench.test_suite", "--baseline", args.baseline, "--head", args.head]
                        + (["--", *args.pytest_args] if args.pytest_args else []))
     for rev in (args.baseline, args.head):  # a typo in --head must not cost a whole baseline run
         resolve(rev)

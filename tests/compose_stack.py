@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from compose_file import COMPOSE_FILE, compose_command, load
-from support import ROOT, RUN_TOKEN, free_port
+from support import ROOT, RUN_TOKEN
+from testkit.ports import free_port
 
 ONE_SHOT = ("airflow-init", "superset-init", "superset-import")
 

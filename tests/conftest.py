@@ -15,32 +15,18 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from support import (JIKAN_PACE, PG, ROOT, RUN_TOKEN, create_database, drop_database, empty_warehouse,
-                     pack_work_units, paced_replay, pg_uri, unit_seconds, work_unit)
+from support import (JIKAN_PACE, PG, ROOT, RUN_TOKEN, empty_warehouse, pack_work_units, paced_replay, unit_seconds,
+                     work_unit)
+from testkit.redis import delete_keys, redis_client, redis_url
+from testkit.warehouse import create_database, drop_database, migrate, pg_uri
 
 
 JIKAN_LIMITER_PREFIX = f"ad_test_{RUN_TOKEN}:jikan"  # every Redis key of this run's Jikan limiters
 
 
-def redis_client():
-    import redis
-
-    return redis.Redis.from_url(os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"),
-                                socket_connect_timeout=3, socket_timeout=3)
-
-
 def drop_jikan_limiter_keys() -> None:
     """Remove this run's Jikan limiter keys (they also expire a minute after their last request)."""
-    import redis
-
-    try:
-        r = redis_client()
-        keys = list(r.scan_iter(match=f"{JIKAN_LIMITER_PREFIX}:*", count=1000))
-        if keys:
-            r.delete(*keys)
-        r.close()
-    except redis.exceptions.RedisError:
-        pass
+    delete_keys(f"{JIKAN_LIMITER_PREFIX}:*")
 
 
 def pytest_report_header(config):
@@ -58,8 +44,7 @@ def pytest_report_header(config):
         r.close()
     except Exception as exc:  # noqa: BLE001 - the header reports, the fixtures fail
         redis_version = f"no Redis ({exc})"
-    url = os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return f"servers: {postgres} at {PG['host']}:{PG['port']}, {redis_version} at {url}"
+    return f"servers: {postgres} at {PG['host']}:{PG['port']}, {redis_version} at {redis_url()}"
 
 
 def pytest_unconfigure(config):
@@ -149,10 +134,10 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def playwright_api():
     """Playwright's sync API, started once per test process (a second one in the same process refuses to start):
-    every browser test launches its Chromium from it (superset_browser.launch)."""
+    every browser test launches its Chromium from it (testkit.browser.launch)."""
     from playwright.sync_api import sync_playwright
 
-    from superset_browser import CHROMIUM
+    from testkit.browser import CHROMIUM
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: `apt-get install chromium` "
@@ -166,18 +151,14 @@ def warehouse_db():
     """A fresh warehouse database with every migration and the analytics views applied;
     AIRFLOW_CONN_WAREHOUSE points at it."""
     try:
-        name = create_database("ad_test_wh")
+        name = create_database(f"ad_test_wh_{RUN_TOKEN}")
     except psycopg2.OperationalError as exc:
         pytest.fail(f"PostgreSQL at {PG['host']}:{PG['port']} is not reachable ({exc}); start it "
                     "(see README prerequisites)")
     os.environ["AIRFLOW_CONN_WAREHOUSE"] = pg_uri(name)
-    from anime_dashboard.analytics import apply_analytics
-    from anime_dashboard.warehouse.migrations import apply_migrations
-
     conn = psycopg2.connect(dbname=name, **PG)
     try:
-        apply_migrations(conn)
-        apply_analytics(conn)
+        migrate(conn)
     finally:
         conn.close()
     yield name
@@ -198,16 +179,9 @@ def jikan_limiter_key():
     """A Redis key of its own for a Jikan rate limiter (deleted afterwards)."""
     import uuid
 
-    import redis
-
     key = f"{JIKAN_LIMITER_PREFIX}:{uuid.uuid4().hex[:8]}"
     yield key
-    try:
-        r = redis_client()
-        r.delete(key)
-        r.close()
-    except redis.exceptions.RedisError:
-        pass  # Redis went away: the key expires a minute after its last request anyway
+    delete_keys(key)  # nothing if Redis went away: the key expires a minute after its last request anyway
 
 
 @pytest.fixture

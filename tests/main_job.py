@@ -14,7 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import ROOT, RUN_TOKEN, free_port, pg_uri
+from support import ROOT, RUN_TOKEN
+from testkit.ports import free_port
+from testkit.warehouse import pg_uri
 
 STOP_WITHIN = 10  # seconds from the signals to no process and no port left (run.sh allows each session 3 s)
 PORTS = ("AIRFLOW__API__PORT", "ANIME_DASHBOARD_REPLAY_PORT", "ANIME_DASHBOARD_SUPERSET_PORT")
@@ -48,7 +50,7 @@ def main_job_env(tmp_path: Path, warehouse: str, **extra: str) -> dict[str, str]
 
 def as_in_a_terminal() -> None:
     """SIGINT and SIGTERM as a terminal's shell leaves them for the job it starts. When the test run itself
-    was started in the background (CI under nohup ... &), SIGINT arrives here ignored, and bash can neither
+    is started in the background (nohup ... &, as a CI runner does), SIGINT arrives here ignored, and bash can neither
     trap nor reset a signal ignored at its start, so Ctrl-C would be tested as ignored."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

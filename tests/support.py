@@ -1,23 +1,21 @@
-"""Helpers shared by tests and fixtures: the test Postgres server and throwaway databases."""
+"""Helpers of the tests alone (what bench/ shares with them is in testkit/): the test server, work units of the
+scheduler, Airflow services, warehouse copies, the paced replay."""
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg2
 
+from testkit.warehouse import server_params
+
 ROOT = Path(__file__).resolve().parents[1]
-# the server the tests make their databases on: TEST_PG*, else the warehouse's (make test: this machine's or the
-# project-local one scripts/test.sh started)
-_WAREHOUSE = urlsplit(os.environ.get("AIRFLOW_CONN_WAREHOUSE", "postgresql://postgres@127.0.0.1:5432/postgres"))
-PG = {"host": os.environ.get("TEST_PGHOST") or _WAREHOUSE.hostname or "127.0.0.1",
-      "port": int(os.environ.get("TEST_PGPORT") or _WAREHOUSE.port or 5432),
-      "user": os.environ.get("TEST_PGUSER") or _WAREHOUSE.username or "postgres"}
+# the server the tests make their databases on, as the session starts (make test: this machine's or the
+# project-local one scripts/test.sh started); the warehouse_db fixture then points AIRFLOW_CONN_WAREHOUSE at a
+# database of it
+PG = server_params()
 RUN_TOKEN = uuid.uuid4().hex[:10]  # per process: each pytest-xdist worker has its own databases, homes and keys
 # Tests that are not about the rate limit run the replay's windows and the client's limiter this many times faster
 # than Jikan's (3/s, 60/min); the tests marked timing (rate limit, back-off) keep the real figures.
@@ -66,40 +64,6 @@ def paced_replay(**kw):
     return ScriptedReplay(**({"rate_per_second": 3 * JIKAN_PACE, "rate_per_minute": 60 * JIKAN_PACE} | kw))
 
 
-def _admin():
-    conn = psycopg2.connect(dbname="postgres", **PG)
-    conn.autocommit = True
-    return conn
-
-
-def create_database(prefix: str) -> str:
-    name = f"{prefix}_{RUN_TOKEN}_{uuid.uuid4().hex[:6]}"
-    _admin_statement(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def _admin_statement(sql: str) -> None:
-    conn = _admin()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-def drop_database(name: str) -> None:
-    _admin_statement(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def drop_role(name: str) -> None:
-    """A login role of the test server gone (roles are cluster-wide: drop the databases it has grants in first)."""
-    _admin_statement(f'DROP ROLE IF EXISTS "{name}"')
-
-
-def pg_uri(dbname: str) -> str:
-    return f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{dbname}"
-
-
 def stop_process_groups(procs: dict) -> None:
     """Stop background services started with ``start_new_session=True``: ``procs`` maps a name to
     ``(Popen, log file)``. SIGTERM to every group first, then wait; a group still alive after 30 s is killed;
@@ -134,15 +98,6 @@ def wait_until_it_answers(url: str, proc, log_path: Path, timeout: float = 180) 
             pass
         assert proc.poll() is None and time.monotonic() < deadline, Path(log_path).read_text()[-3000:]
         time.sleep(0.5)
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def local_airflow_env(tmp_path: Path, meta_db: str, port: int) -> dict[str, str]:
@@ -260,20 +215,6 @@ def migrations_before(tmp_path: Path, version: str) -> Path:
         if path.name < version:
             shutil.copy(path, older)
     return older
-
-
-@contextmanager
-def scratch_database(prefix: str) -> Iterator[tuple[str, "psycopg2.extensions.connection"]]:
-    """A database of its own for one test, and a connection to it; both gone afterwards."""
-    name = create_database(prefix)
-    try:
-        conn = psycopg2.connect(dbname=name, **PG)
-        try:
-            yield name, conn
-        finally:
-            conn.close()
-    finally:
-        drop_database(name)
 
 
 # charts whose figure is computed from now() (analytics.backups.age_hours): a cached copy is older than a fresh one

@@ -2,23 +2,12 @@
 still runs, at smoke size; the figures themselves are not asserted."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-
-import pytest
-
-from support import ROOT
-
-pytestmark = pytest.mark.slow  # a benchmark's smoke run: make test-fast leaves it out
 
 
-def test_the_daily_cost_benchmark_loads_new_days_on_each_history_size_at_smoke_size(warehouse_db):
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "daily_cost.py"), "--smoke"], env=os.environ.copy(),
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    rows = re.findall(r"^\| (\d+) days \| ([\d,]+) \| \*\*([\d.]+) s\*\* \|", out.stdout, flags=re.M)
-    assert [r[0] for r in rows] == ["5", "10"], out.stdout
+def test_the_daily_cost_benchmark_loads_new_days_on_each_history_size_at_smoke_size(smoke_run):
+    stdout = smoke_run("daily_cost")
+    rows = re.findall(r"^\| (\d+) days \| ([\d,]+) \| \*\*([\d.]+) s\*\* \|", stdout, flags=re.M)
+    assert [r[0] for r in rows] == ["5", "10"], stdout
     assert all(float(r[2]) > 0 for r in rows)
-    assert "for one new day (goal <= 1.2" in out.stdout
+    assert "for one new day (goal <= 1.2" in stdout

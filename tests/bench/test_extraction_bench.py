@@ -1,16 +1,7 @@
 """The extraction benchmark still runs (smoke size: one pass of the four extracts against the replay)."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-
-import pytest
-
-from support import ROOT
-
-pytestmark = pytest.mark.slow  # a benchmark's smoke run: make test-fast leaves it out
 
 
 def _row(stdout: str, metric: str) -> list[str]:
@@ -22,26 +13,23 @@ def _row(stdout: str, metric: str) -> list[str]:
     raise AssertionError(f"no row {metric!r} in the printed table:\n{stdout[-3000:]}")
 
 
-def test_the_extraction_benchmark_runs_the_four_extracts_against_the_rate_limited_replay(warehouse_db):
-    env = os.environ.copy()  # AIRFLOW_CONN_WAREHOUSE names the server the scratch database goes on
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "extraction.py"), "--smoke"], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "## Extraction against Jikan's rate limit" in out.stdout
+def test_the_extraction_benchmark_runs_the_four_extracts_against_the_rate_limited_replay(smoke_run):
+    stdout = smoke_run("extraction", timeout=300)
+    assert "## Extraction against Jikan's rate limit" in stdout
 
     # the ratio is a machine-dependent figure: present and plausible, not asserted against the goal. One
     # pass is shorter than the 60 s window, so it is a burst under the 1 s window (2 starts a second = 2.0)
-    ratio = _row(out.stdout, "achieved requests/min ÷ 60/min (ratio)")
+    ratio = _row(stdout, "achieved requests/min ÷ 60/min (ratio)")
     assert ratio[1] == "≥ 0.95"
     assert 0.0 < float(ratio[2]) <= 2.05, ratio
     # the client's limiter ran on Redis in every task, and the 23 starts never filled its 58-a-minute window
-    assert _row(out.stdout, "extract tasks on the in-process fall-back (Redis unusable)")[2] == "0"
-    minute = [c for c in out.stdout.splitlines() if c.startswith("| most admitted in any 60 s of the client's")]
+    assert _row(stdout, "extract tasks on the in-process fall-back (Redis unusable)")[2] == "0"
+    minute = [c for c in stdout.splitlines() if c.startswith("| most admitted in any 60 s of the client's")]
     assert len(minute) == 1 and int(minute[0].split("|")[2]) == 23, minute
 
     # every corpus title each list asks for, all within the page caps: top 15 + airing 2 + upcoming 1 + movies 5
-    assert int(_row(out.stdout, "pages expected")[2]) == 23
-    assert int(_row(out.stdout, "pages stored (raw.jikan_pages)")[2]) == 23
-    assert _row(out.stdout, "pages lost")[2] == "0"
-    assert _row(out.stdout, "max requests in flight")[2] == "1"
-    assert re.search(r"^\| 429s received \(replay log\) \| — \| \d+ \|", out.stdout, flags=re.M)
+    assert int(_row(stdout, "pages expected")[2]) == 23
+    assert int(_row(stdout, "pages stored (raw.jikan_pages)")[2]) == 23
+    assert _row(stdout, "pages lost")[2] == "0"
+    assert _row(stdout, "max requests in flight")[2] == "1"
+    assert re.search(r"^\| 429s received \(replay log\) \| — \| \d+ \|", stdout, flags=re.M)

@@ -278,7 +278,7 @@ def test_every_long_running_service_has_a_health_check_its_image_can_run(compose
 
 def test_services_that_start_airflow_or_superset_have_minutes_before_a_failed_check_counts(compose):
     # a check that passes inside start_period makes the service healthy at once, so a long one costs a normal
-    # start nothing; a short one turned the api-server unhealthy in CI (30 s + 5 x 10 s beside the suite's load)
+    # start nothing; a short one (30 s + 5 x 10 s) turns the api-server unhealthy beside the test suite's load
     for name in (AIRFLOW_IMAGE_SERVICES | SUPERSET_SERVICES) - ONE_SHOT - {"jikan-replay"}:
         check = compose["services"][name]["healthcheck"]
         assert duration_s(check["start_period"]) >= 180, f"{name}: start_period {check['start_period']}"

@@ -36,7 +36,7 @@ def show(method: str, url: str, response: requests.Response) -> None:
 @pytest.fixture(scope="module")
 def chromium(stack: ComposeStack, playwright_api):
     """Debian's Chromium trusting the stack's local CA (its NSS database), beside the system's roots."""
-    from superset_browser import home_trusting, launch
+    from testkit.browser import home_trusting, launch
 
     with home_trusting(stack.ca_file) as home:
         browser = launch(playwright_api, home)
@@ -100,7 +100,7 @@ def test_only_the_proxy_and_postgres_publish_a_port_on_the_host(stack):
 
 
 def test_chromium_signs_in_to_superset_over_https_and_a_dashboard_renders(stack, chromium):
-    from superset_browser import login, render_dashboard
+    from testkit.browser import login, render_dashboard
 
     context = chromium.new_context(viewport={"width": 1600, "height": 1000})
     try:

@@ -1,7 +1,7 @@
 """The proxy's certificate as `make compose-env` makes it (scripts/compose-env.sh): a local CA and a server
 certificate it signs, in .tls/ beside the env file, named in the env file; kept on the next run, and never made when
 the env file names a certificate of its own. A TLS server on loopback with that certificate is trusted by requests
-given the CA, and by Chromium through the NSS database superset_browser.home_trusting makes, which refuses it
+given the CA, and by Chromium through the NSS database testkit.browser.home_trusting makes, which refuses it
 without. No Docker needed."""
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import ROOT, free_port
+from support import ROOT
+from testkit.ports import free_port
 
 TLS_NAMES = ("ANIME_DASHBOARD_TLS_CERT", "ANIME_DASHBOARD_TLS_KEY", "ANIME_DASHBOARD_TLS_CA")
 
@@ -116,7 +117,7 @@ def test_compose_env_keeps_the_certificate_it_made_and_one_the_env_file_names(ge
 
 def test_requests_and_chromium_trust_the_generated_certificate_through_the_ca_only(generated, https_server,
                                                                                    playwright_api):
-    from superset_browser import home_trusting, launch
+    from testkit.browser import home_trusting, launch
 
     ca = env_values(generated[0])["ANIME_DASHBOARD_TLS_CA"]
     assert requests.get(https_server, verify=ca, timeout=10).text == "ok"

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import free_port, local_airflow_env, stop_process_groups, wait_until_it_answers
+from support import local_airflow_env, stop_process_groups, wait_until_it_answers
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.scheduler
 

@@ -26,7 +26,8 @@ from anime_dashboard.warehouse.roles import (
     scram_sha_256_verifier,
     verifier_matches,
 )
-from support import PG, RUN_TOKEN, create_database, drop_database
+from support import PG, RUN_TOKEN
+from testkit.warehouse import create_database, drop_database
 
 ROLE = f"ad_analyst_{RUN_TOKEN}"
 PASSWORD = "correct horse battery staple"
@@ -59,23 +60,18 @@ def attempt(conn, statement, mode="read write"):
     mode: "read write" (``BEGIN READ WRITE``), "default" (plain ``BEGIN``: read-only for the analyst)
     or "autocommit" (no transaction block, read-only off: for statements that refuse to run in one).
     """
+    if mode == "autocommit":
+        before, after = "SET default_transaction_read_only = off", "RESET default_transaction_read_only"
+    else:
+        before, after = "BEGIN READ WRITE" if mode == "read write" else "BEGIN", "ROLLBACK"
     with conn.cursor() as cur:
-        if mode == "autocommit":
-            cur.execute("SET default_transaction_read_only = off")
-            try:
-                cur.execute(statement)
-            except psycopg2.Error as exc:
-                return exc
-            finally:
-                cur.execute("RESET default_transaction_read_only")
-            return None
-        cur.execute("BEGIN READ WRITE" if mode == "read write" else "BEGIN")
+        cur.execute(before)
         try:
             cur.execute(statement)
         except psycopg2.Error as exc:
             return exc
         finally:
-            cur.execute("ROLLBACK")
+            cur.execute(after)
     return None
 
 

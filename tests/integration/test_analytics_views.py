@@ -34,6 +34,15 @@ def execute(conn, sql, params=None):
         cur.execute(sql, params)
 
 
+def insert_left_behind(conn) -> None:
+    """One extra title, LEFT_BEHIND, at the end of yesterday's top list (in no other list)."""
+    execute(conn, """
+        INSERT INTO core.anime_snapshots (snapshot_type, snapshot_date, mal_id, list_position, title, score,
+            members, genres, payload, run_id, synthetic)
+        VALUES ('top', %s, %s, %s, 'Left Behind', 7.5, 10, '{Drama}', '{"test": true}', 'test', true)""",
+            (D1, LEFT_BEHIND, TOP + 1))
+
+
 def copy_top_snapshot(conn, day, *, members_less: int, reverse: bool = False, drop: int | None = None):
     """Today's top snapshot copied to an earlier day: members lower by members_less, score 0.10 lower,
     MAL rank 2 worse, positions reversed if asked, one title (by position) left out."""
@@ -67,11 +76,7 @@ def market(warehouse_db, tmp_path_factory):
     assert fetch(conn, "SELECT count(*) FROM core.anime_snapshots WHERE snapshot_type = 'top'")[0][0] == TOP
     # history for top: yesterday (positions reversed, position 5 missing, one extra title), 7 and 31 days ago
     copy_top_snapshot(conn, D1, members_less=1000, reverse=True, drop=5)
-    execute(conn, """
-        INSERT INTO core.anime_snapshots (snapshot_type, snapshot_date, mal_id, list_position, title, score,
-            members, genres, payload, run_id, synthetic)
-        VALUES ('top', %s, %s, %s, 'Left Behind', 7.5, 10, '{Drama}', '{"test": true}', 'test', true)""",
-            (D1, LEFT_BEHIND, TOP + 1))
+    insert_left_behind(conn)
     execute(conn, "SELECT core.refresh_snapshot('top', %s)", (D1,))
     copy_top_snapshot(conn, D7, members_less=7000)
     copy_top_snapshot(conn, D31, members_less=31000)
@@ -328,11 +333,7 @@ def test_the_upsert_keeps_titles_and_tags_in_step_when_a_title_leaves_every_list
         assert fetch(market, "SELECT count(*) FROM analytics.titles WHERE mal_id = %s", (LEFT_BEHIND,)) == [(0,)]
         assert fetch(market, "SELECT count(*) FROM analytics.title_tags WHERE mal_id = %s", (LEFT_BEHIND,)) == [(0,)]
     finally:
-        execute(market, """
-            INSERT INTO core.anime_snapshots (snapshot_type, snapshot_date, mal_id, list_position, title, score,
-                members, genres, payload, run_id, synthetic)
-            VALUES ('top', %s, %s, %s, 'Left Behind', 7.5, 10, '{Drama}', '{"test": true}', 'test', true)""",
-                (D1, LEFT_BEHIND, TOP + 1))
+        insert_left_behind(market)
         execute(market, "SELECT core.refresh_titles(ARRAY[%s])", (LEFT_BEHIND,))
     assert fetch(market, "SELECT tag_kind, tag_name FROM analytics.title_tags WHERE mal_id = %s",
                  (LEFT_BEHIND,)) == [("genre", "Drama")]

@@ -13,7 +13,8 @@ import pytest
 from anime_dashboard.backups.location import VERIFICATION, BackupLocation
 from anime_dashboard.backups.take import sha256_of, size_of
 from anime_dashboard.history import generate_history
-from support import free_port, query_db
+from support import query_db
+from testkit.ports import free_port
 
 TODAY = datetime.now(timezone.utc).date()
 

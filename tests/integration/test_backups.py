@@ -24,7 +24,8 @@ from anime_dashboard.backups.take import sha256_of, take_backup
 from anime_dashboard.backups.verify import BackupVerificationError, verify_backup
 from anime_dashboard.history import generate_history
 from pipeline_runs import load
-from support import PG, query_db, scratch_database
+from support import PG, query_db
+from testkit.warehouse import scratch_database
 
 TODAY = datetime.now(timezone.utc).date()
 
@@ -301,7 +302,7 @@ def test_an_object_store_url_works_the_same_way(loaded, tmp_path):
 def test_a_database_that_does_not_answer_fails_the_backup_naming_it(loaded, tmp_path, monkeypatch):
     import secrets
 
-    from support import free_port
+    from testkit.ports import free_port
 
     port, password = free_port(), secrets.token_hex(8)
     monkeypatch.setenv("ANIME_DASHBOARD_SUPERSET_DATABASE_URI",

@@ -450,7 +450,8 @@ def test_validate_stages_and_rejects_what_validating_every_whole_object_gives(wa
 def test_a_batch_staged_as_json_before_migration_006_loads_the_same_after_it(tmp_path, corpus):
     """Upgrade path: a batch validated by the release before 006 (typed columns as a JSON record in staging)
     and upserted after the upgrade gives the snapshot a fresh validate + upsert gives."""
-    from support import migrations_before, scratch_database
+    from support import migrations_before
+    from testkit.warehouse import scratch_database
 
     from anime_dashboard.warehouse.migrations import apply_migrations
 

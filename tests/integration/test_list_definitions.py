@@ -17,7 +17,8 @@ from anime_dashboard.history import generate_history, load_corpus
 from anime_dashboard.snapshots import BY_NAME
 from anime_dashboard.warehouse.migrations import apply_migrations
 from pipeline_runs import TODAY, fast_client
-from support import migrations_before, paced_replay, pg_uri, scratch_database
+from support import migrations_before, paced_replay
+from testkit.warehouse import pg_uri, scratch_database
 
 YESTERDAY = TODAY - timedelta(days=1)
 # the seed's airing list (before this project ordered by members): popularity rank, descending, 4 pages

@@ -22,7 +22,8 @@ import redis
 
 from anime_dashboard.local_servers import choose, port_is_free
 from main_job import MainJob, main_job_env
-from support import ROOT, free_port
+from support import ROOT
+from testkit.ports import free_port
 
 SERVER_VARIABLES = ("AIRFLOW_CONN_WAREHOUSE", "ANIME_DASHBOARD_REDIS_URL", "ANIME_DASHBOARD_PG_BIN")
 
@@ -214,7 +215,7 @@ def test_make_run_stops_in_seconds_naming_a_configured_warehouse_that_does_not_a
 @pytest.mark.scheduler
 def test_make_run_with_forced_local_servers_serves_dashboards_and_analysts_and_keeps_history_across_runs(
         tmp_path, playwright_api):
-    from superset_browser import launch, login, render_dashboard
+    from testkit.browser import launch, login, render_dashboard
 
     env = main_job_env(tmp_path, "unused", ANIME_DASHBOARD_LOCAL_SERVERS="always",
                        ANIME_DASHBOARD_POSTGRES_DIR=str(tmp_path / "postgres"),

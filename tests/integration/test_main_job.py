@@ -22,7 +22,9 @@ from anime_dashboard.backups.location import BackupLocation
 from anime_dashboard.dashboards.client import SupersetClient
 from anime_dashboard.snapshots import SNAPSHOT_TYPES
 from main_job import PORTS, MainJob, main_job_env
-from support import ROOT, RUN_TOKEN, drop_database, drop_role, free_port, query_db
+from support import ROOT, RUN_TOKEN, query_db
+from testkit.ports import free_port
+from testkit.warehouse import drop_database, drop_role
 
 @pytest.fixture
 def warehouse_name():

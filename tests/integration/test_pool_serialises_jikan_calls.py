@@ -19,8 +19,9 @@ import pytest
 import requests
 
 from anime_dashboard.warehouse.roles import drop_analyst_role
-from support import (PG, RUN_TOKEN, create_database, drop_database, free_port, local_airflow_env, pg_uri,
-                     query_db, stop_process_groups, trigger_dag_runs)
+from support import PG, RUN_TOKEN, local_airflow_env, query_db, stop_process_groups, trigger_dag_runs
+from testkit.ports import free_port
+from testkit.warehouse import create_database, drop_database, pg_uri
 from anime_dashboard.jikan.rate_limit import max_in_window
 from testkit.replay import ScriptedReplay
 from anime_dashboard.snapshots import SNAPSHOT_TYPES

@@ -1,4 +1,4 @@
-"""Reruns and crashes (issue 8): real DAG runs against the offline replay and a real Postgres warehouse.
+"""Reruns and crashes: real DAG runs against the offline replay and a real Postgres warehouse.
 
 * the same logical date run three times (``dag.test()``): identical warehouse;
 * ``airflow tasks clear`` of validate alone, then of upsert alone, rerun with ``airflow tasks test`` on the
@@ -34,9 +34,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from support import PG, local_airflow_env, query_db, stop_process_groups
+from testkit.ports import free_port
 from testkit.replay_faults import Fault
-from support import (PG, create_database, drop_database, free_port, local_airflow_env, pg_uri,
-                     query_db, stop_process_groups)
+from testkit.warehouse import create_database, drop_database, pg_uri
 
 BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")

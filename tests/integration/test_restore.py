@@ -20,7 +20,8 @@ from anime_dashboard.backups.take import sha256_of, take_backup
 from anime_dashboard.backups.verify import verify_backup
 from anime_dashboard.history import generate_history
 from pipeline_runs import load
-from support import PG, RUN_TOKEN, copy_warehouse, drop_database, drop_role, pg_uri, query_db
+from support import PG, RUN_TOKEN, copy_warehouse, query_db
+from testkit.warehouse import drop_database, drop_role, pg_uri
 
 TODAY = datetime.now(timezone.utc).date()
 

@@ -9,7 +9,8 @@ import sys
 import psycopg2
 import pytest
 
-from support import PG, RUN_TOKEN, drop_database, drop_role, pg_uri
+from support import PG, RUN_TOKEN
+from testkit.warehouse import drop_database, drop_role, pg_uri
 
 
 @pytest.fixture

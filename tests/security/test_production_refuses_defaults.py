@@ -185,6 +185,18 @@ def anime_dashboard(env: dict[str, str], *args: str) -> subprocess.CompletedProc
     return subprocess.run([str(ANIME_DASHBOARD), *args], env=env, capture_output=True, text=True, timeout=180)
 
 
+def assert_refuses(env: dict[str, str], variable: str, password: str | None, command: str) -> None:
+    """`anime-dashboard <command>` with ``variable`` unset (``password`` None) or set to ``password`` exits
+    non-zero, saying which variable is not set or too weak."""
+    env.pop(variable)
+    if password is not None:
+        env[variable] = password
+    result = anime_dashboard(env, command)
+    assert result.returncode != 0
+    expected = "is not set" if password is None else "is too weak"
+    assert f"{variable} {expected}" in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("login,password", [("ADMIN", None), ("ADMIN", "admin"), ("ADMIN", "superset"),
                                             ("ADMIN", "Sh0rt-pass1"), ("ANALYST", None), ("ANALYST", "password"),
                                             ("SERVICE", None), ("SERVICE", "Sh0rt-pass1")])
@@ -192,13 +204,7 @@ def test_superset_bootstrap_refuses_a_missing_or_weak_login_password_before_touc
         superset_home, login, password):
     variable = f"ANIME_DASHBOARD_SUPERSET_{login}_PASSWORD"
     env = dict(os.environ, SUPERSET_SECRET_KEY=secrets.token_urlsafe(42))  # the operator's environment
-    env.pop(variable)
-    if password is not None:
-        env[variable] = password
-    result = anime_dashboard(env, "superset-bootstrap")
-    assert result.returncode != 0
-    expected = "is not set" if password is None else "is too weak"
-    assert f"{variable} {expected}" in result.stdout + result.stderr
+    assert_refuses(env, variable, password, "superset-bootstrap")
     assert list(superset_home.iterdir()) == [], "bootstrap created Superset's metadata before refusing"
 
 
@@ -233,13 +239,7 @@ def airflow_users_table(env: dict[str, str]) -> list[tuple]:
 @pytest.mark.parametrize("password", [None, "airflow", "admin", "Sh0rt-pass1"])
 def test_airflow_users_refuses_a_missing_or_weak_password_and_creates_no_user(airflow_env, login, password):
     variable = f"ANIME_DASHBOARD_AIRFLOW_{login}_PASSWORD"
-    airflow_env.pop(variable)
-    if password is not None:
-        airflow_env[variable] = password
-    result = anime_dashboard(airflow_env, "airflow-users")
-    assert result.returncode != 0
-    expected = "is not set" if password is None else "is too weak"
-    assert f"{variable} {expected}" in result.stdout + result.stderr
+    assert_refuses(airflow_env, variable, password, "airflow-users")
     assert airflow_users_table(airflow_env) == []
 
 

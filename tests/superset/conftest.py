@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import socket
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,11 +16,11 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-import redis
 
 from anime_dashboard.snapshots import BY_NAME
 from pipeline_runs import TODAY, load
 from support import PG, RUN_TOKEN, empty_warehouse, paced_replay, verified_backup
+from testkit.superset import environ, start, stop, throwaway_env
 
 HISTORY_DAYS = 14
 SNAPSHOT_TYPES = ("top", "airing", "upcoming", "movies")
@@ -58,12 +55,6 @@ def pytest_runtest_makereport(item, call):
         report.sections.append((f"Superset's log, last {len(lines)} lines", "\n".join(l[:400] for l in lines)))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def bi_warehouse(warehouse_db, airflow_db):
     """The session's warehouse, emptied, then: real snapshots of all four types for yesterday (through the
@@ -93,7 +84,7 @@ def bi_warehouse(warehouse_db, airflow_db):
 def browser(playwright_api):
     """Debian's Chromium (Playwright), one for every browser test of the session; tests open their own pages or
     contexts in it."""
-    from superset_browser import launch
+    from testkit.browser import launch
 
     b = launch(playwright_api)
     yield b
@@ -109,64 +100,31 @@ def superset(bi_warehouse, warehouse_db):
     from anime_dashboard.warehouse.roles import drop_analyst_role, ensure_analyst_role
 
     home = Path(tempfile.mkdtemp(prefix=f"ad_superset_{RUN_TOKEN}_"))
-    port = _free_port()
     prefix = f"ad_test_{RUN_TOKEN}"
     analyst = f"ad_bi_analyst_{RUN_TOKEN}"
-    env = {
-        "SUPERSET_SECRET_KEY": secrets.token_urlsafe(42),
-        "ANIME_DASHBOARD_SUPERSET_HOME": str(home),
-        "ANIME_DASHBOARD_SUPERSET_PORT": str(port),
-        "ANIME_DASHBOARD_SUPERSET_HOST": "127.0.0.1",
-        "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+    env = throwaway_env(home, prefix) | {
         "ANIME_DASHBOARD_SUPERSET_ANALYST_USER": "analyst",
-        "ANIME_DASHBOARD_SUPERSET_ANALYST_PASSWORD": secrets.token_urlsafe(18),
         "ANIME_DASHBOARD_SUPERSET_SERVICE_USER": "pipeline",
-        "ANIME_DASHBOARD_SUPERSET_SERVICE_PASSWORD": secrets.token_urlsafe(18),
-        "ANIME_DASHBOARD_SUPERSET_CACHE_PREFIX": prefix,
         "ANIME_DASHBOARD_ANALYST_USER": analyst,
         "ANIME_DASHBOARD_ANALYST_PASSWORD": secrets.token_urlsafe(18),
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    s = server.settings()
-    ensure_analyst_role(bi_warehouse, role=analyst, password=env["ANIME_DASHBOARD_ANALYST_PASSWORD"])
-    bi_warehouse.commit()
-    log_path = home / "gunicorn.log"
-    proc = None
-    try:
-        server.bootstrap(s)
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen(server.serve_command(s, workers=1), env=server.superset_env(s),
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        SERVER_LOGS.append(log_path)
-        client = SupersetClient(s.url, s.admin_user, s.admin_password)
-        try:
-            client.wait_healthy(120)
-        except Exception:
-            pytest.fail(f"Superset did not start; its log:\n{log_path.read_text()[-4000:]}")
-        assert cli.main(["superset-import"]) == 0, "anime-dashboard superset-import failed"
-        (database,) = [d for d in client.list_all("database", ["id", "database_name"])
-                       if d["database_name"] == "AnimeDashboard warehouse"]
-        yield RunningSuperset(s.url, client, SupersetClient(s.url, s.analyst_user, s.analyst_password),
-                              SupersetClient(s.url, s.service_user, s.service_password), s, prefix, warehouse_db,
-                              database["id"], log_path)
-    finally:
-        SERVER_LOGS.clear()
-        if proc is not None:
-            os.killpg(proc.pid, 15)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-        r = redis.Redis.from_url(os.environ.get("ANIME_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0"))
-        keys = list(r.scan_iter(f"{prefix}_*"))
-        if keys:
-            r.delete(*keys)
-        drop_analyst_role(bi_warehouse, analyst)
+    with environ(env):
+        s = server.settings()
+        ensure_analyst_role(bi_warehouse, role=analyst, password=env["ANIME_DASHBOARD_ANALYST_PASSWORD"])
         bi_warehouse.commit()
-        shutil.rmtree(home, ignore_errors=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        log_path = home / "gunicorn.log"
+        SERVER_LOGS.append(log_path)
+        proc = None
+        try:
+            proc, client = start(s, log_path, timeout=120)
+            assert cli.main(["superset-import"]) == 0, "anime-dashboard superset-import failed"
+            (database,) = [d for d in client.list_all("database", ["id", "database_name"])
+                           if d["database_name"] == "AnimeDashboard warehouse"]
+            yield RunningSuperset(s.url, client, SupersetClient(s.url, s.analyst_user, s.analyst_password),
+                                  SupersetClient(s.url, s.service_user, s.service_password), s, prefix,
+                                  warehouse_db, database["id"], log_path)
+        finally:
+            SERVER_LOGS.clear()
+            stop(proc, prefix, home)
+            drop_analyst_role(bi_warehouse, analyst)
+            bi_warehouse.commit()

@@ -14,7 +14,7 @@ DASHBOARDS = ("anime-market", "trends-and-movers", "pipeline-health")
 
 @pytest.fixture(scope="module")
 def browser_page(superset, browser):
-    from superset_browser import login
+    from testkit.browser import login
 
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
@@ -26,7 +26,7 @@ def browser_page(superset, browser):
 @pytest.mark.parametrize("slug", DASHBOARDS)
 def test_the_dashboard_renders_every_chart_without_an_error_in_a_real_browser(superset, browser_page, slug,
                                                                               tmp_path):
-    from superset_browser import PAINTED_PNG_BYTES, render_dashboard
+    from testkit.browser import PAINTED_PNG_BYTES, render_dashboard
 
     out = Path(os.environ.get("ANIME_DASHBOARD_SCREENSHOT_DIR") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def test_sql_lab_opens_on_the_warehouse_and_the_analytics_schema_for_the_analyst
     """The analyst's first visit: a tab on the warehouse database and the analytics schema, holding the first
     saved query (superset-import made it); a new tab opens there too (SQLLAB_DEFAULT_DBID, the one schema the
     role sees)."""
-    from superset_browser import sql_lab_selection
+    from testkit.browser import sql_lab_selection
 
     first = sql_lab_selection(browser_page, superset.url)
     assert (first["database"], first["schema"]) == ("AnimeDashboard warehouse", "analytics"), first
@@ -58,9 +58,9 @@ def test_sql_lab_opens_on_the_warehouse_and_the_analytics_schema_for_the_analyst
 
 
 def test_a_dashboard_that_never_shows_its_charts_is_reported_with_the_api_call_it_waits_for(superset, browser_page):
-    """What a failure under load in CI could not say: the dashboard's charts call held back (never answered),
-    the report names it, how long it waited, and what the page reads."""
-    from superset_browser import render_dashboard
+    """The dashboard's charts call held back (never answered): the report names it, how long it waited, and what
+    the page reads (what a failure under load needs to say)."""
+    from testkit.browser import render_dashboard
 
     held = "**/api/v1/dashboard/*/charts*"
     browser_page.route(held, lambda route: None)  # the request goes out and is never answered

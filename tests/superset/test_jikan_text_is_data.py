@@ -160,7 +160,7 @@ def dashboard_facts(superset, hostile, browser, tmp_path_factory):
     """``facts(slug)``: log in, open the dashboard over the hostile data, wait until every chart rendered; the
     DOM facts and the dialogs seen. Each dashboard is rendered once for the module (the tests below read
     different facts of the same rendering; the data does not change between them)."""
-    from superset_browser import login, render_dashboard
+    from testkit.browser import login, render_dashboard
 
     shots, seen = tmp_path_factory.mktemp("hostile_dashboards"), {}
 

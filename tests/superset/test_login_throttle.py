@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from anime_dashboard.dashboards import server
-from support import free_port, stop_process_groups, wait_until_it_answers
+from support import stop_process_groups, wait_until_it_answers
+from testkit.ports import free_port
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def test_the_metadata_database_defaults_to_a_sqlite_file_in_the_superset_home():
     assert uri.startswith("sqlite:////tmp/some-home/superset.db")
 
 
-# --- event logging (issue 7): ANIME_DASHBOARD_SUPERSET_EVENT_LOG ------------------------------------------
+# --- event logging: ANIME_DASHBOARD_SUPERSET_EVENT_LOG ----------------------------------------------------
 PRINT_EVENT_LOGGER = """
 import runpy
 c = runpy.run_path({path!r})

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from anime_dashboard.jikan.preflight import check_jikan, configured_url
+from testkit.ports import free_port
 from testkit.replay_faults import Fault
-from support import free_port
 
 
 class NoLimit:

@@ -663,8 +663,8 @@ def test_cli_announces_url_serves_and_exits_cleanly_on_sigterm():
                          ids=["term-and-int", "int"])
 def test_cli_stops_at_once_whatever_arrives_many_times_close_together(signals):
     """No handler to re-enter: 50 signals back to back, 10 times over, and each time the replay is gone
-    within 2 s with exit 0 (its handler used to call Event.set(), and a second signal inside it deadlocked
-    it: seen 1 in 20 under load, not reproduced here). Started as a shell starts a background job: SIGINT
+    within 2 s with exit 0 (a handler that calls Event.set() deadlocks when a second signal arrives inside it:
+    about 1 in 20 under load, not reproduced here). Started as a shell starts a background job: SIGINT
     ignored, which it must undo."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(INCLUDE_DIR), os.environ.get("PYTHONPATH")]))}
     for _ in range(10):

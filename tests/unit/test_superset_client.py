@@ -1,6 +1,6 @@
 """SupersetClient over real loopback sockets: a call whose keep-alive connection the server drops is sent again
-once on a new connection (the CI failure `ConnectionResetError(104, 'Connection reset by peer')` on a GET from
-the import test); a timeout is not sent again. The server here speaks just enough HTTP/1.1 to answer the
+once on a new connection (`ConnectionResetError(104, 'Connection reset by peer')`, as a GET of the import can
+meet under load); a timeout is not sent again. The server here speaks just enough HTTP/1.1 to answer the
 client's login and calls, and resets a connection (RST) when a chosen path arrives on it."""
 from __future__ import annotations
 

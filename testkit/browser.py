@@ -1,6 +1,6 @@
 """Drive a Superset dashboard in Debian's Chromium (Playwright, sync API) and report how its charts rendered.
 
-A helper for the browser tests and `make screenshots`, not a test module. No browser is ever downloaded:
+Shared by the browser tests, `make screenshots` and bench/dashboards_render.py. No browser is ever downloaded:
 Playwright launches /usr/bin/chromium. ``home_trusting(ca_file)`` gives it a HOME whose NSS database trusts one more
 CA (the compose proxy's local one), so it checks that server's certificate like any other: no ignored errors.
 
@@ -39,7 +39,7 @@ MAX_VIEWPORT_HEIGHT = 12000  # tall enough for every dashboard row to be on scre
 PAINTED_PNG_BYTES = 100_000
 
 # One pass over the charts of the page: their state as the DOM shows it.
-_CHART_STATES = """() => [...document.querySelectorAll('[data-test="chart-grid-component"]')].map(c => {
+CHART_STATES = """() => [...document.querySelectorAll('[data-test="chart-grid-component"]')].map(c => {
     const id = c.getAttribute('data-test-chart-id');
     const name = c.getAttribute('data-test-chart-name') || ('chart ' + id);
     const alert = c.querySelector('.ant-alert-error, [role="alert"]');
@@ -143,13 +143,13 @@ def render_dashboard(page: Any, base_url: str, slug: str, screenshot_path: str |
         except Exception as exc:  # playwright's TimeoutError: say what the page shows and what it waits for
             raise RuntimeError(f"no chart of dashboard {slug!r} on the page after {timeout_s:.0f} s; "
                                f"{watch.report()}") from exc
-        _fit_viewport_to_page(page, original_viewport)
+        fit_viewport_to_page(page, original_viewport)
 
         states: list[dict[str, Any]] = []
         stable_since = None
         last_key = None
         while time.monotonic() < deadline:
-            states = page.evaluate(_CHART_STATES)
+            states = page.evaluate(CHART_STATES)
             key = [(s["id"], s["state"]) for s in states]
             done = states and all(s["state"] != "loading" for s in states)
             if done and key == last_key:
@@ -160,9 +160,9 @@ def render_dashboard(page: Any, base_url: str, slug: str, screenshot_path: str |
                 stable_since = None
             last_key = key
             page.wait_for_timeout(250)
-        _fit_viewport_to_page(page, original_viewport)  # rows may have grown while charts drew
+        fit_viewport_to_page(page, original_viewport)  # rows may have grown while charts drew
         page.wait_for_timeout(500)
-        states = page.evaluate(_CHART_STATES)
+        states = page.evaluate(CHART_STATES)
 
         errors = []
         for s in states:
@@ -243,7 +243,7 @@ def _capture_painted(page: Any, path: str, deadline: float) -> None:
         page.wait_for_timeout(1000)
 
 
-def _fit_viewport_to_page(page: Any, original: dict[str, int] | None) -> None:
+def fit_viewport_to_page(page: Any, original: dict[str, int] | None) -> None:
     width = (original or {}).get("width", 1600)
     height = page.evaluate("() => Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
     height = max((original or {}).get("height", 1000), min(int(height), MAX_VIEWPORT_HEIGHT))
