@@ -69,19 +69,17 @@ All of it runs in one transaction (the drift and the lists in Postgres, ``sql/hi
 changes, planned in Python by ``anime_dashboard.history_plan``, are small), followed by the snapshot
 catalog (whose triggers keep the history rows of the days written), then ``core.refresh_titles(NULL)``.
 
-Command line::
+Command line (anime_dashboard.cli)::
 
-    python -m anime_dashboard.history --days 90 [--end 2026-11-23] [--list-size top=1000 ...] [--scale-3y]
+    anime-dashboard history --days 90 [--end YYYY-MM-DD] [--list-size top=1000 ...] [--scale-3y]
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
-import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -97,8 +95,6 @@ log = logging.getLogger(__name__)
 
 GENERATOR = "anime_dashboard.history"
 RUN_ID = "synthetic:history-generator"
-SCALE_3Y_DAYS = 1095
-SCALE_3Y_LIST_SIZE = 1000
 CHUNK_ROWS = 600_000  # generated title-days computed per statement (bounds temp table and sort size)
 
 # Jikan's ?order_by= -> column of the generated rows (what the list is ordered by).
@@ -365,64 +361,3 @@ def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, i
     log.info("history %s..%s: %d rows in %d snapshots (%d real ones skipped) in %.1f s", summary["start_date"],
              summary["end_date"], summary["rows_written"], len(plan.targets), len(skipped), summary["seconds"])
     return summary
-
-
-# --------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------
-
-
-def _list_size(text: str) -> tuple[str, int]:
-    name, sep, value = text.partition("=")
-    if not sep or name not in {s.name for s in SNAPSHOT_TYPES}:
-        raise argparse.ArgumentTypeError(
-            f"expected TYPE=N with TYPE one of {', '.join(s.name for s in SNAPSHOT_TYPES)}")
-    try:
-        size = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if size < 1:
-        raise argparse.ArgumentTypeError("a list size must be at least 1")
-    return name, size
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="anime-dashboard history",
-        description="Write N days of synthetic snapshots of all four types (labelled synthetic, built backwards "
-                    "from the real snapshot that follows each day, or from the bundled corpus) into the "
-                    "warehouse (AIRFLOW_CONN_WAREHOUSE). Real snapshots are skipped; rerunning replaces what an "
-                    "earlier run wrote.")
-    parser.add_argument("--days", type=int, help="days to write, ending with --end (default with "
-                        f"--scale-3y: {SCALE_3Y_DAYS})")
-    parser.add_argument("--end", type=date.fromisoformat,
-                        help="last day written, YYYY-MM-DD (default: yesterday, UTC)")
-    parser.add_argument("--list-size", type=_list_size, action="append", default=[], metavar="TYPE=N",
-                        help="titles a day of one type (repeatable; default: as many as the real snapshot it is "
-                             "built from)")
-    parser.add_argument("--scale-3y", action="store_true",
-                        help=f"performance scale: {SCALE_3Y_DAYS} days of {SCALE_3Y_LIST_SIZE} titles per type "
-                             "and day (~4.4M rows) unless --days / --list-size say otherwise")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    days = args.days if args.days is not None else (SCALE_3Y_DAYS if args.scale_3y else None)
-    if days is None:
-        parser.error("--days is required (or --scale-3y)")
-    if days < 1:
-        parser.error("--days must be at least 1")
-    list_sizes = {s.name: SCALE_3Y_LIST_SIZE for s in SNAPSHOT_TYPES} if args.scale_3y else {}
-    list_sizes.update(dict(args.list_size))
-    end = args.end or datetime.now(timezone.utc).date() - timedelta(days=1)
-
-    from anime_dashboard.warehouse.db import connect
-
-    with connect() as conn:
-        summary = generate_history(conn, end_date=end, days=days, list_sizes=list_sizes or None)
-    print(json.dumps(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
