@@ -349,7 +349,8 @@ def test_catalog_titles_and_tags_are_filled(warehouse):
 
 
 def test_the_command_at_scale_writes_1000_titles_per_type_and_day(warehouse, capsys):
-    assert history.main(["--days", "3", "--scale-3y", "--end", END.isoformat(), "--log-level", "WARNING"]) == 0
+    assert cli.main(["history", "--days", "3", "--scale-3y", "--end", END.isoformat(),
+                     "--log-level", "WARNING"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows_written"] == 4 * 1000 * 3 and summary["list_sizes"] == dict.fromkeys(TYPES, 1000)
     per_day = rows(warehouse, "SELECT snapshot_date, snapshot_type, count(*), max(list_position) "
