@@ -220,7 +220,7 @@ def RATELIMIT_KEY_FUNC() -> str:  # noqa: N802 - FAB's name
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# --- event logging (issue 7) ---
+# --- event logging ---
 # Superset hands every API call to EVENT_LOGGER, several times per request (a chart-data request from the
 # cache logs 3 events, a computed one 6). Its default, DBEventLogger, inserts and commits a row into the
 # metadata DB's `logs` table for each, inside the request: measured (docs/benchmarks.md, superset-cache) it
@@ -235,7 +235,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 #            and the views in Settings > Action log keep working; the per-API-call rows are not there.
 #   db     - Superset's DBEventLogger: every event a row in `logs`, one commit each.
 # stdout is the default locally and in compose (Postgres metadata) alike: container logs collect the lines,
-# and `logs` no longer grows by 3-6 rows per chart request.
+# and `logs` does not grow by 3-6 rows per chart request.
 import json as _json  # noqa: E402
 import logging as _logging  # noqa: E402
 import sys as _sys  # noqa: E402

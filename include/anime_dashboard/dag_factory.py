@@ -51,6 +51,9 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(minutes=10),
     "on_failure_callback": record_task_failure,
 }
+# the DAGs downstream of the snapshots: no snapshot run's outcome to record
+DOWNSTREAM_DEFAULT_ARGS = {k: v for k, v in DEFAULT_ARGS.items() if k != "on_failure_callback"}
+DAG_ARGS = {"start_date": START_DATE, "catchup": False, "max_active_runs": 1}  # every DAG here: one run at a time
 
 
 def snapshot_asset(snapshot: SnapshotType) -> Asset:
@@ -98,83 +101,97 @@ def _quality_checks(snapshot: SnapshotType) -> list:
     ]
 
 
+def _snapshot_doc(snapshot: SnapshotType, doc_md: str) -> str:
+    """The DAG file's doc followed by what this type's DAG fetches."""
+    return (doc_md or "") + f"\n\n## This DAG: `{snapshot.name}`\n\n{snapshot.description}: " \
+        f"`GET /v4/anime?{snapshot.query_string}`, up to {snapshot.max_pages} pages of 25 (its list definition: " \
+        "a new query or cap starts a new version of the list).\n"
+
+
+def _extract(snapshot: SnapshotType) -> dict:
+    """The extract task's body; a run whose snapshot date has passed is recorded ``skipped`` and skipped."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from anime_dashboard import pipeline
+    from anime_dashboard.warehouse.db import connect
+
+    dag_id, run_id, dag_run = _run_identity()
+    snapshot_date = _snapshot_date(dag_run)
+    try:
+        with connect() as conn:
+            return pipeline.extract(snapshot, conn=conn, dag_id=dag_id, run_id=run_id,
+                                    snapshot_date=snapshot_date, on_page=_push_progress)
+    except pipeline.StaleSnapshotDate as exc:  # backfill / cleared old run: Jikan has no history
+        from anime_dashboard.run_outcomes import record_outcome
+
+        with connect() as conn:
+            record_outcome(conn, dag_id=dag_id, run_id=run_id, snapshot_type=snapshot.name,
+                           snapshot_date=snapshot_date, outcome="skipped", error=str(exc))
+        raise AirflowSkipException(str(exc)) from exc
+
+
+def _validate(extracted: dict) -> dict:
+    """The validate task's body; too many rejects or an empty snapshot fail the task without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from anime_dashboard import pipeline
+    from anime_dashboard.settings import max_reject_share
+    from anime_dashboard.warehouse.db import connect
+
+    with connect() as conn:
+        try:
+            return pipeline.validate(extracted["batch_id"], conn=conn, max_reject_share=max_reject_share())
+        except (pipeline.TooManyRejects, pipeline.EmptySnapshot) as exc:
+            raise AirflowFailException(str(exc)) from exc  # a retry would see the same data
+
+
+def _upsert(validated: dict) -> dict:
+    from anime_dashboard import pipeline
+    from anime_dashboard.warehouse.db import connect
+
+    _, run_id, _ = _run_identity()
+    with connect() as conn:
+        return pipeline.upsert(validated["batch_id"], conn=conn, run_id=run_id)
+
+
+def _publish(loaded: dict) -> dict:
+    from anime_dashboard.run_outcomes import mark_published
+    from anime_dashboard.warehouse.db import connect
+
+    dag_id, run_id, _ = _run_identity()
+    with connect() as conn:
+        mark_published(conn, dag_id=dag_id, run_id=run_id)
+    return loaded
+
+
 def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
     """One DAG for one snapshot type; the DAG file calls this once per entry of SNAPSHOT_TYPES."""
 
-    @dag(
-        dag_id=snapshot.dag_id,
-        description=f"Daily Jikan snapshot: {snapshot.description}",
-        schedule=snapshot.schedule,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        tags=["jikan", "snapshot", snapshot.name],
-        doc_md=(doc_md or "") + f"\n\n## This DAG: `{snapshot.name}`\n\n{snapshot.description}: "
-        f"`GET /v4/anime?{snapshot.query_string}`, up to {snapshot.max_pages} pages of 25 (its list definition: "
-        "a new query or cap starts a new version of the list).\n",
-    )
+    @dag(dag_id=snapshot.dag_id, description=f"Daily Jikan snapshot: {snapshot.description}",
+         schedule=snapshot.schedule, default_args=DEFAULT_ARGS, tags=["jikan", "snapshot", snapshot.name],
+         doc_md=_snapshot_doc(snapshot, doc_md), **DAG_ARGS)
     def snapshot_dag():
         @task(pool=JIKAN_POOL, execution_timeout=timedelta(minutes=20))
         def extract() -> dict:
             """Jikan pages -> raw.jikan_pages (one batch). Only this task calls Jikan."""
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            from anime_dashboard import pipeline
-            from anime_dashboard.warehouse.db import connect
-
-            dag_id, run_id, dag_run = _run_identity()
-            snapshot_date = _snapshot_date(dag_run)
-            try:
-                with connect() as conn:
-                    return pipeline.extract(snapshot, conn=conn, dag_id=dag_id, run_id=run_id,
-                                            snapshot_date=snapshot_date, on_page=_push_progress)
-            except pipeline.StaleSnapshotDate as exc:  # backfill / cleared old run: Jikan has no history
-                from anime_dashboard.run_outcomes import record_outcome
-
-                with connect() as conn:
-                    record_outcome(conn, dag_id=dag_id, run_id=run_id, snapshot_type=snapshot.name,
-                                   snapshot_date=snapshot_date, outcome="skipped", error=str(exc))
-                raise AirflowSkipException(str(exc)) from exc
+            return _extract(snapshot)
 
         @task
         def validate(extracted: dict) -> dict:
             """raw batch -> core.staged_records (valid, de-duplicated) and core.rejects (with errors)."""
-            from airflow.sdk.exceptions import AirflowFailException
-
-            from anime_dashboard import pipeline
-            from anime_dashboard.settings import max_reject_share
-            from anime_dashboard.warehouse.db import connect
-
-            with connect() as conn:
-                try:
-                    return pipeline.validate(extracted["batch_id"], conn=conn,
-                                             max_reject_share=max_reject_share())
-                except (pipeline.TooManyRejects, pipeline.EmptySnapshot) as exc:
-                    raise AirflowFailException(str(exc)) from exc  # a retry would see the same data
+            return _validate(extracted)
 
         @task
         def upsert(validated: dict) -> dict:
             """staged batch -> core.anime_snapshots (+ catalog, titles, tags) + core.run_metrics, one
             transaction."""
-            from anime_dashboard import pipeline
-            from anime_dashboard.warehouse.db import connect
-
-            _, run_id, _ = _run_identity()
-            with connect() as conn:
-                return pipeline.upsert(validated["batch_id"], conn=conn, run_id=run_id)
+            return _upsert(validated)
 
         @task(outlets=[snapshot_asset(snapshot)])
         def publish(loaded: dict) -> dict:
             """The snapshot passed its checks: run outcome ``success``; the Asset event triggers the
             analytics refresh."""
-            from anime_dashboard.run_outcomes import mark_published
-            from anime_dashboard.warehouse.db import connect
-
-            dag_id, run_id, _ = _run_identity()
-            with connect() as conn:
-                mark_published(conn, dag_id=dag_id, run_id=run_id)
-            return loaded
+            return _publish(loaded)
 
         loaded = upsert(validate(extract()))
         checks = _quality_checks(snapshot)
@@ -183,25 +200,21 @@ def build_snapshot_dag(snapshot: SnapshotType, doc_md: str = ""):
     return snapshot_dag()
 
 
-def build_analytics_refresh_dag(doc_md: str = ""):
-    """analytics_refresh: when any snapshot type publishes, refresh Superset's chart caches."""
-
+def _any_snapshot_published():
+    """A schedule on the Assets of every snapshot type: any one of them updated."""
     assets = [snapshot_asset(s) for s in SNAPSHOT_TYPES]
     schedule = assets[0]
     for asset in assets[1:]:
-        schedule = schedule | asset  # any one of them
+        schedule = schedule | asset
+    return schedule
 
-    @dag(
-        dag_id="analytics_refresh",
-        description="Refresh Superset's chart caches when a new snapshot is published",
-        schedule=schedule,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args={k: v for k, v in DEFAULT_ARGS.items() if k != "on_failure_callback"},
-        tags=["analytics"],
-        doc_md=doc_md,
-    )
+
+def build_analytics_refresh_dag(doc_md: str = ""):
+    """analytics_refresh: when any snapshot type publishes, refresh Superset's chart caches."""
+
+    @dag(dag_id="analytics_refresh", description="Refresh Superset's chart caches when a new snapshot is published",
+         schedule=_any_snapshot_published(), default_args=DOWNSTREAM_DEFAULT_ARGS, tags=["analytics"],
+         doc_md=doc_md, **DAG_ARGS)
     def analytics_refresh():
         @task
         def refresh_superset_cache() -> dict:
@@ -253,23 +266,11 @@ def build_backup_dag(doc_md: str = ""):
     backup when one is due, then apply retention."""
     from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule
 
-    assets = [snapshot_asset(s) for s in SNAPSHOT_TYPES]
-    any_publish = assets[0]
-    for asset in assets[1:]:
-        any_publish = any_publish | asset
-
-    @dag(
-        dag_id="warehouse_backup",
-        description="Back up the warehouse and the metadata databases after each publish; verify; retention",
-        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(BACKUP_FALLBACK_CRON, timezone="UTC"),
-                                     assets=any_publish),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args={k: v for k, v in DEFAULT_ARGS.items() if k != "on_failure_callback"},
-        tags=["backup"],
-        doc_md=doc_md,
-    )
+    @dag(dag_id="warehouse_backup",
+         description="Back up the warehouse and the metadata databases after each publish; verify; retention",
+         schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(BACKUP_FALLBACK_CRON, timezone="UTC"),
+                                      assets=_any_snapshot_published()),
+         default_args=DOWNSTREAM_DEFAULT_ARGS, tags=["backup"], doc_md=doc_md, **DAG_ARGS)
     def warehouse_backup():
         @task(retries=1, execution_timeout=timedelta(hours=1))
         def backup() -> dict:

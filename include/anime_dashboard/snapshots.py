@@ -9,15 +9,14 @@ The lists are the market's:
 
 * ``top``: finished titles by score, best first (``order_by=score&sort=desc``), 500 titles.
 * ``airing``, ``upcoming``, ``movies``: the most-followed titles first, ``order_by=members&sort=desc``.
-  The seed wrote ``order_by=popularity&sort=desc``, but ``popularity`` is MyAnimeList's popularity *rank*
-  (1 = most members) and Jikan sorts literally on the stored field, so that query returned the *least*
-  popular titles first (One Piece, with 2.2M members, came last in ``airing``). ``popularity&sort=asc``
-  would put the unranked titles (``popularity: 0``) first; ``members desc`` is MyAnimeList's popularity
-  order without them, and the way other Jikan clients ask for "popular anime".
+  Not ``order_by=popularity``: ``popularity`` is MyAnimeList's popularity *rank* (1 = most members) and
+  Jikan sorts literally on the stored field, so ``popularity&sort=desc`` lists the *least* popular titles
+  first and ``popularity&sort=asc`` puts the unranked titles (``popularity: 0``) first; ``members desc`` is
+  MyAnimeList's popularity order without them, and the way other Jikan clients ask for "popular anime".
 
 Page caps (25 titles a page, Jikan's maximum): ``top`` 20 pages (500 titles), ``airing`` every currently
 airing title up to 20 pages, ``upcoming`` and ``movies`` 8 pages (200 each): at most 56 requests a day, about
-one minute at the limiter's pace. The seed fetched 8 pages of ``top`` and 4 of each other list.
+one minute at the limiter's pace.
 """
 from __future__ import annotations
 
@@ -50,6 +49,13 @@ class SnapshotType:
 
 PAGE_SIZE = 25  # Jikan's maximum `limit`
 
+
+def most_members(name: str, dag_id: str, description: str, max_pages: int, **filters: str) -> SnapshotType:
+    """A list of the titles matching ``filters``, most members first (MyAnimeList's popularity order)."""
+    return SnapshotType(name=name, dag_id=dag_id, description=description, max_pages=max_pages,
+                        params={**filters, "order_by": "members", "sort": "desc"})
+
+
 SNAPSHOT_TYPES: tuple[SnapshotType, ...] = (
     SnapshotType(
         name="top",
@@ -58,27 +64,11 @@ SNAPSHOT_TYPES: tuple[SnapshotType, ...] = (
         params={"status": "complete", "order_by": "score", "sort": "desc"},
         max_pages=20,
     ),
-    SnapshotType(
-        name="airing",
-        dag_id="jikan_airing",
-        description="Currently airing titles, most members first (all of them, up to 500)",
-        params={"status": "airing", "order_by": "members", "sort": "desc"},
-        max_pages=20,
-    ),
-    SnapshotType(
-        name="upcoming",
-        dag_id="jikan_upcoming",
-        description="Titles not yet aired, most members first (200 titles)",
-        params={"status": "upcoming", "order_by": "members", "sort": "desc"},
-        max_pages=8,
-    ),
-    SnapshotType(
-        name="movies",
-        dag_id="jikan_movies",
-        description="Movies, most members first (200 titles)",
-        params={"type": "movie", "order_by": "members", "sort": "desc"},
-        max_pages=8,
-    ),
+    most_members("airing", "jikan_airing", "Currently airing titles, most members first (all of them, up to 500)",
+                 20, status="airing"),
+    most_members("upcoming", "jikan_upcoming", "Titles not yet aired, most members first (200 titles)", 8,
+                 status="upcoming"),
+    most_members("movies", "jikan_movies", "Movies, most members first (200 titles)", 8, type="movie"),
 )
 
 BY_NAME = {s.name: s for s in SNAPSHOT_TYPES}

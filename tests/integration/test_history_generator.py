@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from anime_dashboard import history
+from anime_dashboard import cli, history
 from anime_dashboard.history import generate_history
 from anime_dashboard.snapshots import BY_NAME, SNAPSHOT_TYPES
 from pipeline_runs import TODAY, load
@@ -349,7 +349,8 @@ def test_catalog_titles_and_tags_are_filled(warehouse):
 
 
 def test_the_command_at_scale_writes_1000_titles_per_type_and_day(warehouse, capsys):
-    assert history.main(["--days", "3", "--scale-3y", "--end", END.isoformat(), "--log-level", "WARNING"]) == 0
+    assert cli.main(["history", "--days", "3", "--scale-3y", "--end", END.isoformat(),
+                     "--log-level", "WARNING"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows_written"] == 4 * 1000 * 3 and summary["list_sizes"] == dict.fromkeys(TYPES, 1000)
     per_day = rows(warehouse, "SELECT snapshot_date, snapshot_type, count(*), max(list_position) "
@@ -361,13 +362,13 @@ def test_the_command_at_scale_writes_1000_titles_per_type_and_day(warehouse, cap
 
 
 def test_the_command_takes_list_sizes_and_refuses_unknown_types(warehouse, capsys):
-    assert history.main(["--days", "2", "--end", END.isoformat(), "--list-size", "movies=7",
-                         "--log-level", "WARNING"]) == 0
+    assert cli.main(["history", "--days", "2", "--end", END.isoformat(), "--list-size", "movies=7",
+                     "--log-level", "WARNING"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["list_sizes"] == {**REAL_SIZES, "movies": 7}
     assert rows(warehouse, "SELECT max(list_position) FROM core.anime_snapshots WHERE snapshot_type = 'movies'") == [(7,)]
     with pytest.raises(SystemExit):
-        history.main(["--days", "2", "--list-size", "ova=7"])
+        cli.main(["history", "--days", "2", "--list-size", "ova=7"])
 
 
 def test_the_titles_refresh_waits_for_an_upserts_titles_upkeep(warehouse):

@@ -92,25 +92,27 @@ def restore(location: BackupLocation, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog=f"anime-dashboard {argv[0]}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    if argv[0] in ("verify", "restore"):
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The arguments of one of the :data:`COMMANDS`."""
+    if command in ("verify", "restore"):
         parser.add_argument("backup", nargs="?", help="the backup's name (anime-dashboard backups lists them)")
-    if argv[0] == "restore":
+    if command == "restore":
         parser.add_argument("--superset", action="store_true", help="also Superset's metadata (saved charts, "
                             "dashboards, queries, users)")
         parser.add_argument("--airflow", action="store_true", help="also Airflow's metadata (stop Airflow first)")
         parser.add_argument("--force", action="store_true",
                             help="restore even when the warehouse holds snapshots the backup does not")
-    args = parser.parse_args(argv[1:])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``args.command`` (one of :data:`COMMANDS`) against ANIME_DASHBOARD_BACKUP_URL; 2 on a backup error."""
     location = BackupLocation(backup_settings().url)
     try:
-        if argv[0] == "backup":
+        if args.command == "backup":
             return backup(location)
-        if argv[0] == "backups":
+        if args.command == "backups":
             return backups(location)
-        if argv[0] == "verify":
+        if args.command == "verify":
             return verify(location, args.backup)
         return restore(location, args)
     except (BackupError, BackupLocationError) as exc:
