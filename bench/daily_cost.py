@@ -119,7 +119,7 @@ def report(results: list[dict], list_size: int, days: int) -> str:
              "VIEW` of the same queries after every publish would cost); what `analytics_refresh` does, "
              "Superset's cache refresh, is timed at 30 days and 3 years by `bench/dashboards_render.py`.", "",
              "| history | snapshot rows | one new day (4 loads) | days measured, s | full recomputation "
-             "(what each publish used to add) |", "|---|---|---|---|---|"]
+             "(what refreshing views after each publish would add) |", "|---|---|---|---|---|"]
     for r in results:
         full = ", ".join(f"{k} {v:.2f} s" for k, v in r["full"].items())
         lines.append(f"| {r['days']:,} days | {r['rows']:,} | **{r['median']:.2f} s** | "

@@ -391,7 +391,7 @@ def report(sizes: list[dict], repeats: int) -> str:
                       f"median over the {size['dashboards']} dashboards x repeats. Machine load "
                       f"(1-minute load average, {os.cpu_count()} CPUs) before the timings {size['load_avg'][0]:.1f}, "
                       f"after {size['load_avg'][1]:.1f}.", ""]
-    lines += analysis(sizes)
+    lines += findings(sizes)
     return "\n".join(lines)
 
 
@@ -403,100 +403,60 @@ def delta(sizes: list[dict], a: str, b: str, key: str) -> str | None:
     return f"{min(d):+.1f}" + (f" to {max(d):+.1f}" if len(d) > 1 else "") + " ms"
 
 
-def analysis(sizes: list[dict]) -> list[str]:
-    specs = sizes[0]["specs"]
-    first = specs[0]
-    out = ["### Analysis", ""]
+def goal_findings(sizes: list[dict], first: str) -> list[str]:
+    out = []
     for size in sizes:
-        m = summary(size, first)
-        computed = m["post_fresh"]
-        needed = computed / GOAL
-        out.append(
-            f"- **{size['label']}: goal missed** ({m['post_met']} of {len(size['charts'][first])} charts reach "
-            f"{GOAL:.0f}x through POST, {m['get_met']} through GET): median ratio POST {m['post_ratio']:.1f}x, GET "
-            f"{m['get_ratio']:.1f}x. For {GOAL:.0f}x a median chart computed in {computed:.0f} ms would have to come "
-            f"back from the cache in {needed:.1f} ms; it takes {m['post_cached']:.1f} ms, "
-            f"{m['post_cached'] / needed:.0f}x too slow, and `/health` alone (no auth, no database) takes "
-            f"{m['health']:.1f} ms, `/api/v1/me/` (JWT + user lookup) {m['me']:.1f} ms."
-            if m["post_met"] < len(size["charts"][first]) else
-            f"- **{size['label']}: goal met**: median ratio POST {m['post_ratio']:.1f}x, GET {m['get_ratio']:.1f}x.")
-    m0 = summary(sizes[-1], first)
-    out.append(
-        f"- **Why**: the warehouse queries are fast (the dashboard-query benchmark in this file: a few ms to "
-        f"~50 ms), so a computed request is mostly the same Superset request overhead a cache hit pays, plus the "
-        f"query: at {sizes[-1]['label']} computed minus cached is {m0['post_fresh'] - m0['post_cached']:.1f} ms "
-        f"(POST), about what Postgres and the result processing cost. The ratio is (overhead + query) / (overhead + "
-        f"Redis read); 20x would need the overhead, not the query, to be almost nothing.")
+        m, charts = summary(size, first), len(size["charts"][first])
+        needed = m["post_fresh"] / GOAL
+        out.append(f"- {size['label']}: {m['post_met']} of {charts} charts reach {GOAL:.0f}x through POST, "
+                   f"{m['get_met']} through GET (goal {'met' if m['post_met'] == charts else 'missed'}); {GOAL:.0f}x "
+                   f"needs a {needed:.1f} ms cache hit for the median chart ({m['post_fresh']:.0f} ms computed), "
+                   f"measured {m['post_cached']:.1f} ms; `/health` {m['health']:.1f} ms, `/api/v1/me/` "
+                   f"{m['me']:.1f} ms; computed minus cached (POST) {m['post_fresh'] - m['post_cached']:.1f} ms")
+    return out
+
+
+def setup_findings(sizes: list[dict]) -> list[str]:
+    """What each setup changes against its neighbour, as ranges over the sizes."""
+    specs, out = sizes[0]["specs"], []
     for a, b, what in (("stdout/sqlite", "db/sqlite", "SQLite"), ("stdout/postgres", "db/postgres", "Postgres")):
-        c, f = delta(sizes, a, b, "post_cached"), delta(sizes, a, b, "post_fresh")
-        lc, lf = delta(sizes, a, b, "load_cached"), delta(sizes, a, b, "load_fresh")
-        if c:
+        if delta(sizes, a, b, "post_cached"):
             failed = sum(s["log_errors"].get(b, 0) for s in sizes)
-            out.append(f"- **Event log in the metadata DB** (Superset's DBEventLogger, `db`) against stdout, {what} "
-                       f"metadata: cached POST {c}, computed POST {f}; dashboard load cached {lc}, computed {lf}. "
-                       f"A cached chart request logs 3 events, a computed one 6, each an insert + commit inside the "
-                       f"request (and each commit expires the session's objects, which Superset then reloads)"
-                       + ("; under a dashboard's concurrent requests the commits also queue up" if min(
-                           summary(s, b)["load_fresh"] - summary(s, a)["load_fresh"] for s in sizes) > 0 else "")
-                       + (f"; {failed} event writes failed ('DBEventLogger failed to log event')" if failed else "")
-                       + ". Logging to stdout makes requests faster, not the ratio better: both sides pay it.")
-    c, f, me = (delta(sizes, "stdout/sqlite", "stdout/postgres", k) for k in ("post_cached", "post_fresh", "me"))
-    if c:
-        text = (f"- **Postgres metadata DB** against SQLite (both with events on stdout): cached POST {c}, "
-                f"computed POST {f}, `/api/v1/me/` {me}: Superset's metadata reads on every request (user, roles, "
-                f"permissions, chart, dataset) run in-process on SQLite and cost a network round trip each on "
-                f"Postgres, so compose (Postgres metadata) pays this on top of `make run`'s figures.")
-        if all(x in specs for x in ("stdout/sqlite", "db/sqlite", "stdout/postgres", "db/postgres")):
-            on_sqlite = statistics.median(summary(s, "db/sqlite")["post_cached"] - summary(s, "stdout/sqlite")[
-                "post_cached"] for s in sizes)
-            on_pg = statistics.median(summary(s, "db/postgres")["post_cached"] - summary(s, "stdout/postgres")[
-                "post_cached"] for s in sizes)
-            if min(on_sqlite, on_pg) > 0 and max(on_sqlite, on_pg) < 1.5 * min(on_sqlite, on_pg):
-                verdict = ": about the same, so SQLite's commits are not the particular problem; writing events " \
-                          "inside the request is."
-            elif on_sqlite > 0 and on_pg > 0:
-                verdict = (": SQLite's commits cost more (one writer at a time, a file sync per commit), but "
-                           "writing events inside the request costs on Postgres too."
-                           if on_sqlite > on_pg else ": more on Postgres (a round trip per insert and commit).")
-            else:
-                verdict = "."
-            text += (f" The event log costs a cached request {on_sqlite:.1f} ms on SQLite and {on_pg:.1f} ms on "
-                     f"Postgres (medians over the sizes){verdict}")
-        out.append(text)
-    gun = [s for s in specs if parse_setup(s)[2] != "gthread2x8"]
-    for spec in gun:
+            out.append(f"- events in the metadata DB against stdout, {what} metadata: cached POST "
+                       f"{delta(sizes, a, b, 'post_cached')}, computed POST {delta(sizes, a, b, 'post_fresh')}; "
+                       f"dashboard load cached {delta(sizes, a, b, 'load_cached')}, computed "
+                       f"{delta(sizes, a, b, 'load_fresh')}; failed event writes: {failed}")
+    if delta(sizes, "stdout/sqlite", "stdout/postgres", "post_cached"):
+        out.append("- Postgres metadata against SQLite, events on stdout: cached POST "
+                   + ", computed POST ".join(delta(sizes, "stdout/sqlite", "stdout/postgres", k)
+                                             for k in ("post_cached", "post_fresh"))
+                   + f", `/api/v1/me/` {delta(sizes, 'stdout/sqlite', 'stdout/postgres', 'me')}")
+    for spec in (s for s in specs if parse_setup(s)[2] != "gthread2x8"):
         base = next((s for s in specs if parse_setup(s)[:2] == parse_setup(spec)[:2] and s != spec), None)
         if base:
-            c, lc, lf = (delta(sizes, base, spec, k) for k in ("post_cached", "load_cached", "load_fresh"))
-            d = [summary(s, spec)[k] - summary(s, base)[k] for s in sizes for k in ("load_cached", "load_fresh")]
-            verdict = ("slower" if min(d) > 0 else "faster" if max(d) < 0 else "neither better nor worse")
-            out.append(f"- **gunicorn** `{spec}` ({describe(spec).split(', ')[-1]}) against `{base}` (2 gthread "
-                       f"workers x 8 threads, the project's serve_command): cached POST {c}; dashboard load cached "
-                       f"{lc}, computed {lf}, so {verdict} for dashboards. One request at a time runs the same code "
-                       f"whatever the worker model, so worker settings cannot change the ratio.")
-    prof = next((s["profile"] for s in sizes if s.get("profile")), None)
-    if prof:
-        out += ["", f"Where a cache hit's time goes: py-spy (200 Hz, non-blocking) on `{first}`'s workers while "
-                    f"{prof['requests']} cached POSTs of \"{prof['chart']}\" ran ({prof['client_ms']:.1f} ms each at "
-                    f"the "
-                    f"client while profiled, {prof['in_flask_ms']:.1f} ms of it inside Flask; the rest is HTTP, "
-                    f"gunicorn and the client). Each sample counts for the innermost step on its stack:", "",
-                "| step | ms per request | share |", "|---|---:|---:|"]
-        out += [f"| {name} | {v:.1f} | {share:.0%} |" for name, v, share in prof["buckets"]]
-        sql_ms = prof["metadata_sql_ms"]
-        out += ["", f"Of these, {sql_ms:.1f} ms ({sql_ms / prof['in_flask_ms']:.0%}) are spent in SQLAlchemy's "
-                    f"`execute` on the metadata DB (compiling, running and fetching its queries). Apart from event "
-                    f"logging (ANIME_DASHBOARD_SUPERSET_EVENT_LOG), no step has a setting that removes it: they are "
-                    f"Superset's and Flask-AppBuilder's work on every request (permission lookups in the metadata "
-                    f"DB, the query context rebuilt and validated, the cache key computed), cached or not."]
-    else:
-        out += ["", "Where a cache hit's time goes: not profiled in this run (py-spy is not installed; "
-                    "`pip install py-spy` and rerun for the breakdown)."]
-    out += ["", "What would reach the goal is not Superset configuration: serving cached chart JSON in front of "
-                "Superset (a reverse-proxy cache keyed on the request, invalidated by the analytics refresh) would "
-                "skip the per-request overhead, at the cost of Superset's per-user access checks; or slower "
-                "queries would raise the ratio without making anything faster. Neither is done here."]
+            out.append(f"- gunicorn `{spec}` against `{base}`: cached POST {delta(sizes, base, spec, 'post_cached')}; "
+                       f"dashboard load cached {delta(sizes, base, spec, 'load_cached')}, computed "
+                       f"{delta(sizes, base, spec, 'load_fresh')}")
     return out
+
+
+def profile_findings(sizes: list[dict], first: str) -> list[str]:
+    prof = next((s["profile"] for s in sizes if s.get("profile")), None)
+    if not prof:
+        return ["", "Not profiled in this run: py-spy is not installed (`pip install py-spy`)."]
+    sql_ms = prof["metadata_sql_ms"]
+    return ["", f"Where a cache hit's time goes (py-spy, 200 Hz, on `{first}`'s workers, {prof['requests']} cached "
+                f"POSTs of \"{prof['chart']}\": {prof['client_ms']:.1f} ms each at the client, "
+                f"{prof['in_flask_ms']:.1f} ms inside Flask; each sample counts for the innermost step):", "",
+            "| step | ms per request | share |", "|---|---:|---:|",
+            *[f"| {name} | {v:.1f} | {share:.0%} |" for name, v, share in prof["buckets"]],
+            "", f"SQLAlchemy `execute` on the metadata DB: {sql_ms:.1f} ms ({sql_ms / prof['in_flask_ms']:.0%})."]
+
+
+def findings(sizes: list[dict]) -> list[str]:
+    first = sizes[0]["specs"][0]
+    return ["### Findings", "", *goal_findings(sizes, first), *setup_findings(sizes),
+            *profile_findings(sizes, first)]
 
 
 def main(argv: list[str] | None = None) -> int:

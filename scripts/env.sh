@@ -1,4 +1,4 @@
-# Sourced by scripts/*.sh: every setting the README lists, with its local default. Any of them can be
+# Sourced by scripts/*.sh: every setting docs/configuration.md lists, with its local default. Any of them can be
 # set in the environment or in a git-ignored .env at the project root (see .env.example).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ANIME_DASHBOARD_ENV_FILE="${ANIME_DASHBOARD_ENV_FILE:-$ROOT/.env}"  # where make run keeps generated secrets

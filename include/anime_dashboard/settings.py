@@ -1,6 +1,6 @@
 """Our own settings, read from the environment at call time (never at import).
 
-Every variable carries the ``ANIME_DASHBOARD_`` prefix; README.md lists them all.
+Every variable carries the ``ANIME_DASHBOARD_`` prefix; docs/configuration.md lists them all.
 """
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from support import migrations_before, paced_replay
 from testkit.warehouse import pg_uri, scratch_database
 
 YESTERDAY = TODAY - timedelta(days=1)
-# the seed's airing list (before this project ordered by members): popularity rank, descending, 4 pages
-SEED_AIRING = dataclasses.replace(BY_NAME["airing"], params={"status": "airing", "order_by": "popularity",
+# the first release's airing list: popularity rank, descending, 4 pages
+FIRST_RELEASE_AIRING = dataclasses.replace(BY_NAME["airing"], params={"status": "airing", "order_by": "popularity",
                                                              "sort": "desc"}, max_pages=4)
 
 
@@ -68,9 +68,9 @@ def test_each_batch_and_snapshot_records_its_definition_and_a_new_query_or_cap_i
 
 @pytest.fixture
 def upgraded(warehouse, replay):
-    """An airing list fetched with the seed's definition yesterday, 10 synthetic days built back from it, and
+    """An airing list fetched with the first release's definition yesterday, 10 synthetic days built back from it, and
     today's with the current one (members, most first)."""
-    load(warehouse, SEED_AIRING, YESTERDAY, "seed")
+    load(warehouse, FIRST_RELEASE_AIRING, YESTERDAY, "seed")
     generate_history(warehouse, end_date=YESTERDAY - timedelta(days=1), days=10)
     load(warehouse, BY_NAME["airing"], TODAY, "now")
     return warehouse
@@ -114,13 +114,13 @@ def test_a_week_ago_comparison_stays_within_the_definition(warehouse, replay):
     with warehouse, warehouse.cursor() as cur:
         cur.execute("UPDATE core.snapshots SET definition_id = core.list_definition('airing', %s, 4) "
                     "WHERE snapshot_type = 'airing' AND snapshot_date <= %s",
-                    (json.dumps(SEED_AIRING.params), TODAY - timedelta(days=20)))
+                    (json.dumps(FIRST_RELEASE_AIRING.params), TODAY - timedelta(days=20)))
     assert fetch(warehouse, "SELECT DISTINCT week_ago_date, month_ago_date, members_change_30d FROM analytics.movers "
                             "WHERE snapshot_type = 'airing'") == [(TODAY - timedelta(days=7), None, None)]
 
 
-def test_a_deployment_upgraded_past_007_and_008_keeps_its_snapshots_with_the_seeds_definitions_and_their_history(tmp_path):
-    """Migration 007 on a warehouse the previous release filled: real batches (the seed's queries, caps not
+def test_a_deployment_upgraded_past_007_and_008_keeps_its_snapshots_with_the_first_releases_definitions_and_their_history(tmp_path):
+    """Migration 007 on a warehouse the previous release filled: real batches (the first release's queries, caps not
     recorded) and synthetic history (no batch) get the definitions they were fetched with."""
     before = migrations_before(tmp_path, "007")
     corpus = [rec for _, rec in load_corpus()]
