@@ -215,100 +215,96 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def analyse(runs: list[Run], log: list[dict], max_in_flight: int, scale: float, settings, prod,
-            latency: float) -> dict:
-    requests = sorted((e for e in log if e["path"].rstrip("/") == "/v4/anime"), key=lambda e: e["started"])
-    ok = [e for e in requests if e["status"] == 200]
-    limit_min, limit_s = JIKAN_PER_MINUTE * scale, JIKAN_PER_SECOND * scale
+def in_span(entries: list[dict], begin: float, end: float) -> list[dict]:
+    return [e for e in entries if begin <= e["started"] < end]
 
-    def in_span(entries, begin, end):
-        return [e for e in entries if begin <= e["started"] < end]
 
-    per_run = []
-    for run in runs:
-        sent, admitted = in_span(requests, run.begin, run.end), in_span(ok, run.begin, run.end)
-        seconds = run.end - run.begin
-        per_min = len(admitted) / seconds * 60 / scale  # real-time requests per minute
-        per_run.append({
-            "seconds": seconds, "sent": len(sent), "admitted": len(admitted),
-            "ratio_min": per_min / JIKAN_PER_MINUTE, "ratio_s": per_min / 60 / JIKAN_PER_SECOND,
-            "expected": sum(t.expected for t in run.tasks), "stored": sum(t.stored for t in run.tasks),
-            "lost": sum(max(0, t.expected - t.stored) for t in run.tasks),
-            "r429_log": sum(1 for e in sent if e["status"] == 429),
-            "r429_db": sum(t.rate_limited for t in run.tasks),
-            "retries": sum(t.retries for t in run.tasks),
-            "failed": sum(1 for t in run.tasks if t.error),
-            "fallbacks": sum(1 for t in run.tasks if t.backend != "redis"),
-            # time not spent waiting in the rate limiter: requests, landing, client creation
-            "overhead": seconds - sum(t.waited for t in run.tasks),
-        })
+def run_figures(run: Run, requests: list[dict], ok: list[dict], scale: float) -> dict:
+    """One pass: requests sent and admitted, the rate in real-time terms, what was stored, lost and retried."""
+    sent, admitted = in_span(requests, run.begin, run.end), in_span(ok, run.begin, run.end)
+    seconds = run.end - run.begin
+    per_min = len(admitted) / seconds * 60 / scale  # real-time requests per minute
+    return {
+        "seconds": seconds, "sent": len(sent), "admitted": len(admitted),
+        "ratio_min": per_min / JIKAN_PER_MINUTE, "ratio_s": per_min / 60 / JIKAN_PER_SECOND,
+        "expected": sum(t.expected for t in run.tasks), "stored": sum(t.stored for t in run.tasks),
+        "lost": sum(max(0, t.expected - t.stored) for t in run.tasks),
+        "r429_log": sum(1 for e in sent if e["status"] == 429),
+        "r429_db": sum(t.rate_limited for t in run.tasks),
+        "retries": sum(t.retries for t in run.tasks),
+        "failed": sum(1 for t in run.tasks if t.error),
+        "fallbacks": sum(1 for t in run.tasks if t.backend != "redis"),
+        # time not spent waiting in the rate limiter: requests, landing, client creation
+        "overhead": seconds - sum(t.waited for t in run.tasks),
+    }
 
-    begin, end = runs[0].begin, runs[-1].end
-    total_s = end - begin
-    windows = []  # admitted requests in consecutive full 60 s windows from the first pass's start
-    k = 0
-    while begin + (k + 1) * 60 <= end:
-        windows.append(len(in_span(ok, begin + k * 60, begin + (k + 1) * 60)))
-        k += 1
 
-    # gaps between consecutive request starts (server clock): inside one task, or across a task boundary
-    tasks = [t for run in runs for t in run.tasks]
+def minute_windows(ok: list[dict], begin: float, end: float) -> list[int]:
+    """Admitted requests in consecutive full 60 s windows from ``begin``."""
+    return [len(in_span(ok, begin + k * 60, begin + (k + 1) * 60)) for k in range(int((end - begin) // 60))]
 
-    def task_of(e):
-        for t in tasks:
-            if t.begin <= e["started"] < t.end:
-                return t
-        return None
 
-    owner = [task_of(e) for e in requests]
+def request_gaps(requests: list[dict], tasks: list[Task]) -> tuple[list[float], list[float]]:
+    """Gaps between consecutive request starts (server clock): inside one task, and across a task boundary."""
+    owner = [next((t for t in tasks if t.begin <= e["started"] < t.end), None) for e in requests]
     intra, boundary = [], []
     for a, b, ta, tb in zip(requests, requests[1:], owner, owner[1:]):
         (intra if ta is tb else boundary).append(b["started"] - a["started"])
+    return intra, boundary
 
-    n_req = len(requests)
-    waited = sum(t.waited for t in tasks)
-    overhead = total_s - waited  # at scale, in absolute seconds: it does not shrink with the scale
-    # at real speed: a pass's requests need at least the short window's spacing (2 per 1 s: 15 starts span
-    # 7 s), plus the same absolute non-waiting time; the long window caps the rate at per_minute a minute
-    n_pass = n_req / max(1, len(runs))
-    tasks_pass = len(tasks) / max(1, len(runs))
+
+def real_speed_projection(n_req: int, n_runs: int, n_tasks: int, overhead: float, settings, scale: float) -> dict:
+    """The rate at real speed: a pass's requests need at least the short window's spacing (2 per 1 s: 15 starts
+    span 7 s) plus the same absolute non-waiting time; the long window caps the rate at per_minute a minute."""
+    n_pass, tasks_pass = n_req / max(1, n_runs), n_tasks / max(1, n_runs)
     second_real, minute_real = settings.second_span * scale, settings.minute_span * scale
     cap = (settings.per_minute * 60 / minute_real / JIKAN_PER_MINUTE if settings.per_minute
            else float("inf"))
     min_pass = ((math.ceil(n_pass / settings.per_second) - 1) * second_real if settings.per_second
                 else max(0.0, n_pass - 1) * settings.min_interval * scale)
     min_pass = max(min_pass, max(0.0, n_pass - 1) * settings.min_interval * scale)
-    busy_pass = overhead / max(1, len(runs))
-    demand = n_pass / (min_pass + busy_pass) * 60 / JIKAN_PER_MINUTE if n_req else float("nan")
-    projected = min(cap, demand)
+    demand = (n_pass / (min_pass + overhead / max(1, n_runs)) * 60 / JIKAN_PER_MINUTE if n_req
+              else float("nan"))
     # the longest a task boundary may take at real speed before the pipeline, not the limiter, sets the rate
     boundary_budget = ((n_pass * minute_real / settings.per_minute - min_pass) / tasks_pass
                        if settings.per_minute else float("nan"))
+    return {"projected_1x": min(cap, demand), "cap": cap, "demand_1x": demand, "min_pass": min_pass,
+            "n_pass": n_pass, "tasks_pass": tasks_pass, "boundary_budget": boundary_budget,
+            "second_real": second_real, "minute_real": minute_real}
+
+
+def analyse(runs: list[Run], log: list[dict], max_in_flight: int, scale: float, settings, prod,
+            latency: float) -> dict:
+    requests = sorted((e for e in log if e["path"].rstrip("/") == "/v4/anime"), key=lambda e: e["started"])
+    ok = [e for e in requests if e["status"] == 200]
+    per_run = [run_figures(run, requests, ok, scale) for run in runs]
+    tasks = [t for run in runs for t in run.tasks]
+    total_s = runs[-1].end - runs[0].begin
+    waited = sum(t.waited for t in tasks)
+    overhead = total_s - waited  # at scale, in absolute seconds: it does not shrink with the scale
+    projection = real_speed_projection(len(requests), len(runs), len(tasks), overhead, settings, scale)
+    intra, boundary = request_gaps(requests, tasks)
     starts_ok = [e["started"] for e in ok]
+    totals = {key: sum(r[key] for r in per_run)
+              for key in ("expected", "stored", "lost", "r429_log", "r429_db", "retries", "failed", "fallbacks")}
     return {
-        "scale": scale, "limit_min": limit_min, "limit_s": limit_s, "settings": settings, "prod": prod,
-        "runs": per_run, "n_runs": len(runs), "seconds": total_s,
-        "sent": n_req, "admitted": len(ok),
+        "scale": scale, "limit_min": JIKAN_PER_MINUTE * scale, "limit_s": JIKAN_PER_SECOND * scale,
+        "settings": settings, "prod": prod, "runs": per_run, "n_runs": len(runs), "seconds": total_s,
+        "sent": len(requests), "admitted": len(ok),
         "ratio_min": len(ok) / total_s * 60 / scale / JIKAN_PER_MINUTE,
         "ratio_s": len(ok) / total_s / scale / JIKAN_PER_SECOND,
-        "windows": windows,
+        "windows": minute_windows(ok, runs[0].begin, runs[-1].end),
         "max_60s": max_in_window(starts_ok, 60.0),
         "max_1s": max_in_window(starts_ok, 1.0),
         # the same on the client's (scaled) clock: the windows the limiter keeps, in real-time terms
-        "max_client_minute": max_in_window(starts_ok, minute_real / scale),
-        "max_client_second": max_in_window(starts_ok, second_real / scale),
-        "expected": sum(r["expected"] for r in per_run), "stored": sum(r["stored"] for r in per_run),
-        "lost": sum(r["lost"] for r in per_run),
-        "r429_log": sum(r["r429_log"] for r in per_run), "r429_db": sum(r["r429_db"] for r in per_run),
+        "max_client_minute": max_in_window(starts_ok, projection["minute_real"] / scale),
+        "max_client_second": max_in_window(starts_ok, projection["second_real"] / scale),
+        **totals,
         "r429_all": sum(1 for e in requests if e["status"] == 429),
-        "retries": sum(r["retries"] for r in per_run), "failed": sum(r["failed"] for r in per_run),
-        "fallbacks": sum(r["fallbacks"] for r in per_run),
         "max_in_flight": max_in_flight,
         "intra": intra, "boundary": boundary, "latency": latency, "overhead": overhead, "waited": waited,
         "overhead_per_task": overhead / max(1, len(tasks)), "tasks": len(tasks),
-        "projected_1x": projected, "cap": cap, "demand_1x": demand, "min_pass": min_pass,
-        "n_pass": n_pass, "tasks_pass": tasks_pass, "boundary_budget": boundary_budget,
-        "second_real": second_real, "minute_real": minute_real,
+        **projection,
         "per_type": {name: (sum(t.expected for t in tasks if t.snapshot == name),
                             sum(t.stored for t in tasks if t.snapshot == name))
                      for name in dict.fromkeys(t.snapshot for t in tasks)},

@@ -69,86 +69,110 @@ def at(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def start_until_ready(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """scripts/run.sh in a session of its own, once it has printed "make run: ready"."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 1200
+    while "make run: ready" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            raise SystemExit(f"run.sh did not get ready:\n{log.read_text(errors='replace')[-4000:]}")
+        time.sleep(1)
+    return proc
+
+
+def env_secret(env: dict[str, str], name: str) -> str:
+    """A password make run wrote into its env file."""
+    return re.search(rf"^{name}=(\S+)$", Path(env["ANIME_DASHBOARD_ENV_FILE"]).read_text(), re.M).group(1)
+
+
+def datasets_with_today(client, warehouse: str, today: str) -> dict[int, bool]:
+    """Dataset id -> whether its view has rows of today (a chart can only show today if it has)."""
+    tables = {d["id"]: d["table_name"] for d in client.list_all("dataset", ["id", "table_name"])}
+    with psycopg2.connect(dbname=warehouse, **server_params()) as conn, conn.cursor() as cur:
+        def has_today(table: str) -> bool:
+            cur.execute("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                        "'analytics' AND table_name = %s AND column_name = 'snapshot_date')", (table,))
+            if not cur.fetchone()[0]:
+                return False
+            cur.execute(f'SELECT EXISTS (SELECT 1 FROM analytics."{table}" WHERE snapshot_date = %s)', (today,))
+            return cur.fetchone()[0]
+        return {i: has_today(t) for i, t in tables.items()}
+
+
+def check_charts(client, warehouse: str, publish: datetime) -> tuple[int, int, list[str]]:
+    """(charts, charts that should show today, problems): every chart cached after the last publish and,
+    where its view has rows of today, today in its data."""
+    today = datetime.now(timezone.utc).date().isoformat()
+    today_ms = str(int(datetime.fromisoformat(today).replace(tzinfo=timezone.utc).timestamp() * 1000))
+    today_in = datasets_with_today(client, warehouse, today)
+    charts, problems, dated = 0, [], 0
+    for dash in client.list_all("dashboard", ["id", "dashboard_title"]):
+        for chart in client.request("GET", f"/api/v1/dashboard/{dash['id']}/charts").json()["result"]:
+            charts += 1
+            result = client.chart_data(chart["id"])
+            cached = result.get("cached_dttm")
+            data = result.get("data") or []
+            text = json.dumps(data, default=str)
+            keys = {k for row in data[:50] if isinstance(row, dict) for k in row}
+            has_dates = any(k == "__timestamp" or "snapshot_date" in k for k in keys)
+            if not result.get("is_cached"):
+                problems.append(f"{chart['slice_name']}: not cached")
+            elif cached and datetime.fromisoformat(cached).replace(tzinfo=timezone.utc) < publish:
+                problems.append(f"{chart['slice_name']}: cached before the last publish")
+            dataset = int(str((chart.get("form_data") or {}).get("datasource", "0__")).split("__")[0])
+            if has_dates and today_in.get(dataset):
+                dated += 1
+                if today not in text and today_ms not in text:
+                    problems.append(f"{chart['slice_name']}: no {today} in its data")
+    return charts, dated, problems
+
+
+def requests_made(warehouse: str, runs: dict[str, dict]) -> int:
+    with psycopg2.connect(dbname=warehouse, **server_params()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT sum(requests) FROM analytics.pipeline_runs WHERE run_id = ANY (%s)",
+                    ([r["dag_run_id"] for r in runs.values()],))
+        return int(cur.fetchone()[0])
+
+
+def step_times(runs: dict[str, dict], tasks: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Per DAG: queued to its first task, the whole run, and each task, in seconds."""
+    steps = {}
+    for dag_id, ts in tasks.items():
+        run = runs[dag_id]
+        first = min(at(t["start_date"]) for t in ts)
+        steps[dag_id] = {"queued_to_first_task_s": (first - at(run["queued_at"])).total_seconds(),
+                         "run_s": (at(run["end_date"]) - at(run["queued_at"])).total_seconds(),
+                         **{t["task_id"]: (at(t["end_date"]) - at(t["start_date"])).total_seconds() for t in ts}}
+    return steps
+
+
 def measure(env: dict[str, str], log: Path, warehouse: str) -> dict:
     from anime_dashboard.airflow_api import AirflowApi
     from anime_dashboard.dashboards.client import SupersetClient
     from anime_dashboard.snapshots import SNAPSHOT_TYPES
 
-    with open(log, "w") as out:
-        proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start_until_ready(env, log)
     try:
-        deadline = time.monotonic() + 1200
-        while "make run: ready" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"run.sh did not get ready:\n{log.read_text(errors='replace')[-4000:]}")
-            time.sleep(1)
-        secrets_file = (Path(env["ANIME_DASHBOARD_ENV_FILE"])).read_text()
-
-        def secret(name: str) -> str:
-            return re.search(rf"^{name}=(\S+)$", secrets_file, re.M).group(1)
-
         api = AirflowApi(f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}", "admin",
-                         secret("ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"))
-        runs, tasks = {}, {}
-        for s in SNAPSHOT_TYPES:
-            runs[s.dag_id] = api.runs(s.dag_id)[0]
-            tasks[s.dag_id] = api.task_instances(s.dag_id, runs[s.dag_id]["dag_run_id"])
+                         env_secret(env, "ANIME_DASHBOARD_AIRFLOW_ADMIN_PASSWORD"))
+        runs = {s.dag_id: api.runs(s.dag_id)[0] for s in SNAPSHOT_TYPES}
+        tasks = {dag_id: api.task_instances(dag_id, run["dag_run_id"]) for dag_id, run in runs.items()}
         publish = max(at(t["end_date"]) for ts in tasks.values() for t in ts if t["task_id"] == "publish")
         refresh = next(r for r in api.runs("analytics_refresh") if at(r["queued_at"]) >= publish)
         start = min(at(r["queued_at"]) for r in runs.values())
-        fresh_s = (at(refresh["end_date"]) - start).total_seconds()
-
         client = SupersetClient(f"http://127.0.0.1:{env['ANIME_DASHBOARD_SUPERSET_PORT']}", "admin",
-                                secret("ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"))
-        today = datetime.now(timezone.utc).date().isoformat()
-        today_ms = str(int(datetime.fromisoformat(today).replace(tzinfo=timezone.utc).timestamp() * 1000))
-        tables = {d["id"]: d["table_name"] for d in client.list_all("dataset", ["id", "table_name"])}
-        with psycopg2.connect(dbname=warehouse, **server_params()) as conn, conn.cursor() as cur:
-            def has_today(table: str) -> bool:  # a chart can only show today if its view has rows of today
-                cur.execute("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
-                            "'analytics' AND table_name = %s AND column_name = 'snapshot_date')", (table,))
-                if not cur.fetchone()[0]:
-                    return False
-                cur.execute(f'SELECT EXISTS (SELECT 1 FROM analytics."{table}" WHERE snapshot_date = %s)', (today,))
-                return cur.fetchone()[0]
-            today_in = {i: has_today(t) for i, t in tables.items()}
-        charts, problems, dated = 0, [], 0
-        for dash in client.list_all("dashboard", ["id", "dashboard_title"]):
-            for chart in client.request("GET", f"/api/v1/dashboard/{dash['id']}/charts").json()["result"]:
-                charts += 1
-                result = client.chart_data(chart["id"])
-                cached = result.get("cached_dttm")
-                data = result.get("data") or []
-                text = json.dumps(data, default=str)
-                keys = {k for row in data[:50] if isinstance(row, dict) for k in row}
-                has_dates = any(k == "__timestamp" or "snapshot_date" in k for k in keys)
-                if not result.get("is_cached"):
-                    problems.append(f"{chart['slice_name']}: not cached")
-                elif cached and datetime.fromisoformat(cached).replace(tzinfo=timezone.utc) < publish:
-                    problems.append(f"{chart['slice_name']}: cached before the last publish")
-                dataset = int(str((chart.get("form_data") or {}).get("datasource", "0__")).split("__")[0])
-                if has_dates and today_in.get(dataset):
-                    dated += 1
-                    if today not in text and today_ms not in text:
-                        problems.append(f"{chart['slice_name']}: no {today} in its data")
-        with psycopg2.connect(dbname=warehouse, **server_params()) as conn, conn.cursor() as cur:
-            cur.execute("SELECT sum(requests) FROM analytics.pipeline_runs WHERE run_id = ANY (%s)",
-                        ([r["dag_run_id"] for r in runs.values()],))
-            requests_made = int(cur.fetchone()[0])
-        steps = {}
-        for dag_id, ts in tasks.items():
-            run = runs[dag_id]
-            first = min(at(t["start_date"]) for t in ts)
-            steps[dag_id] = {"queued_to_first_task_s": (first - at(run["queued_at"])).total_seconds(),
-                             "run_s": (at(run["end_date"]) - at(run["queued_at"])).total_seconds(),
-                             **{t["task_id"]: (at(t["end_date"]) - at(t["start_date"])).total_seconds()
-                                for t in ts}}
-        return {"fresh_s": fresh_s, "requests": requests_made, "floor_s": requests_made / PER_MINUTE * 60,
+                                env_secret(env, "ANIME_DASHBOARD_SUPERSET_ADMIN_PASSWORD"))
+        charts, dated, problems = check_charts(client, warehouse, publish)
+        made = requests_made(warehouse, runs)
+        return {"fresh_s": (at(refresh["end_date"]) - start).total_seconds(), "requests": made,
+                "floor_s": made / PER_MINUTE * 60,
                 "refresh_s": (at(refresh["end_date"]) - at(refresh["start_date"])).total_seconds(),
                 "publish_to_refresh_start_s": (at(refresh["start_date"]) - publish).total_seconds(),
                 "last_publish_s": (publish - start).total_seconds(), "charts": charts, "dated_charts": dated,
-                "problems": problems, "steps": steps}
+                "problems": problems, "steps": step_times(runs, tasks)}
     except BaseException:
         print(f"run.sh's log, last lines:\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
         raise
